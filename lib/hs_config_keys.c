@@ -1,0 +1,64 @@
+/* Every configuration key hookstream reads. Adding a key is adding a row; docs/config.md is
+ * generated from this table (`hookstream config doc`), and a test fails when the doc is stale. */
+#include "hs_config.h"
+
+#define LEVELS "debug|info|warn|error"
+#define COMPAT "BACKWARD|BACKWARD_TRANSITIVE|FORWARD|FORWARD_TRANSITIVE|FULL|FULL_TRANSITIVE|NONE"
+
+const hs_config_key_t hs_config_keys[] = {
+    {"log.level", HS_CFG_ENUM, "info", LEVELS, "Lowest level of JSON log lines written to stderr."},
+
+    {"kafka.brokers", HS_CFG_STR, "127.0.0.1:9092", NULL,
+     "Bootstrap servers (host:port,...) of any Kafka-compatible cluster."},
+    {"kafka.timeout_ms", HS_CFG_INT, "10000", "100..600000",
+     "Deadline for one broker operation (metadata, produce flush, admin call); past it the "
+     "command fails naming the broker."},
+    {"kafka.partitions", HS_CFG_INT, "6", "1..1000",
+     "Partition count of topics hookstream creates."},
+    {"kafka.replication_factor", HS_CFG_INT, "1", "1..10",
+     "Replication factor of topics hookstream creates."},
+
+    {"postgres.dsn", HS_CFG_STR, "postgresql://127.0.0.1:5432/hookstream", NULL,
+     "libpq connection string or URI."},
+    {"postgres.connect_timeout_s", HS_CFG_INT, "5", "1..300",
+     "Seconds to wait for a Postgres connection before failing."},
+
+    {"redis.url", HS_CFG_STR, "redis://127.0.0.1:6379", NULL, "Redis server (redis://host:port)."},
+    {"redis.timeout_ms", HS_CFG_INT, "2000", "10..60000", "Connect and command timeout for Redis."},
+
+    {"registry.url", HS_CFG_STR, "", NULL,
+     "Confluent-compatible Schema Registry to use (http://host:port). Empty: the local catalog "
+     "in Postgres (postgres.dsn)."},
+    {"registry.listen", HS_CFG_STR, "127.0.0.1:8081", NULL,
+     "Address `hookstream registry` serves the Schema Registry API, /metrics, /healthz and "
+     "/readyz on."},
+    {"registry.compatibility", HS_CFG_ENUM, "BACKWARD", COMPAT,
+     "Global compatibility level for subjects without their own."},
+    {"registry.timeout_ms", HS_CFG_INT, "5000", "100..120000",
+     "Timeout of one request to registry.url."},
+
+    {"http.max_body_bytes", HS_CFG_INT, "1048576", "1024..104857600",
+     "Largest request body any hookstream HTTP service accepts (413 above)."},
+    {"http.threads", HS_CFG_INT, "2", "1..64", "Worker threads of each HTTP service."},
+
+    {"broker.count", HS_CFG_INT, "1", "1..9", "Brokers in the embedded mock cluster."},
+    {"broker.bootstrap_file", HS_CFG_STR, ".hookstream/broker.bootstrap", NULL,
+     "File `hookstream broker` writes its bootstrap address to."},
+    {"broker.control_listen", HS_CFG_STR, "127.0.0.1:0", NULL,
+     "HTTP address of the embedded broker's control API (topics, fault injection), /metrics, "
+     "/healthz, /readyz. Port 0 picks a free one."},
+    {"broker.topics", HS_CFG_STR, "", NULL,
+     "Extra topics to create at start, as name[:partitions],... (hookstream's own topics are "
+     "always created)."},
+
+    {"dev.dir", HS_CFG_STR, ".hookstream", NULL,
+     "Directory of the dev stack: pid files, logs, Postgres cluster, env file."},
+    {"dev.pg_port", HS_CFG_INT, "0", "0..65535", "Postgres port of the dev stack (0: a free one)."},
+    {"dev.redis_port", HS_CFG_INT, "0", "0..65535", "Redis port of the dev stack (0: a free one)."},
+    {"dev.registry_port", HS_CFG_INT, "0", "0..65535",
+     "Schema registry port of the dev stack (0: a free one)."},
+    {"dev.start_timeout_ms", HS_CFG_INT, "30000", "1000..600000",
+     "How long `dev up` waits for each part to become ready."},
+
+    {NULL, 0, NULL, NULL, NULL},
+};
