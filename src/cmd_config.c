@@ -10,6 +10,21 @@ static const char usage[] =
     "       hookstream config check [options]  validate the configuration; exit 2 if invalid\n\n"
     "options:\n" CLI_COMMON_HELP;
 
+/* Writes value with any password hidden: "scheme://user:SECRET@host" and "password=SECRET". */
+static void print_redacted(const char *value) {
+    const char *scheme = strstr(value, "://");
+    const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
+    const char *colon = at ? memchr(scheme + 3, ':', (size_t)(at - scheme - 3)) : NULL;
+    const char *pw = strstr(value, "password=");
+    if (colon) {
+        printf("%.*s:***%s", (int)(colon - value), value, at);
+    } else if (pw) {
+        printf("%.*spassword=***%s", (int)(pw - value), value, pw + strcspn(pw, " "));
+    } else {
+        fputs(value, stdout);
+    }
+}
+
 int cmd_config(int argc, char **argv) {
     static const struct option opts[] = {CLI_COMMON_OPTIONS, {0, 0, 0, 0}};
     cli_common_t common = {0};
@@ -30,9 +45,11 @@ int cmd_config(int argc, char **argv) {
     }
     hs_config_t *cfg = cli_config_load(&common, "config");
     if (!strcmp(sub, "show"))
-        for (const hs_config_key_t *k = hs_config_keys; k->key; k++)
-            printf("%-28s %-40s # %s\n", k->key, hs_config_str(cfg, k->key),
-                   hs_config_origin(cfg, k->key));
+        for (const hs_config_key_t *k = hs_config_keys; k->key; k++) {
+            printf("%-28s ", k->key);
+            print_redacted(hs_config_str(cfg, k->key));
+            printf("    # %s\n", hs_config_origin(cfg, k->key));
+        }
     hs_config_destroy(cfg);
     return 0;
 }

@@ -1,0 +1,81 @@
+/* Small HTTP/1.1 server over libmicrohttpd that every service reuses: routes with {param}
+ * segments, bounded request bodies, JSON and RFC 9457 problem+json answers, handlers that
+ * suspend and answer later from any thread, and the built-in GET /metrics, /healthz, /readyz.
+ * Each server counts hs_http_requests_total{service,route,method,code} and observes
+ * hs_http_request_duration_seconds{service,route}. */
+#ifndef HS_HTTP_H
+#define HS_HTTP_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "hs_err.h"
+
+typedef struct hs_http_server hs_http_server_t;
+typedef struct hs_http_req hs_http_req_t; /* borrowed by the handler; valid until responded */
+typedef void (*hs_http_handler_fn)(hs_http_req_t *req, void *opaque);
+/* Returns 1 when ready; else 0 and a reason in why (shown in /readyz). */
+typedef int (*hs_http_ready_fn)(void *opaque, char *why, size_t why_size);
+
+typedef struct {
+    const char *listen;    /* "host:port"; port 0 picks a free port */
+    const char *service;   /* label for metrics and logs, e.g. "registry" */
+    size_t max_body_bytes; /* larger bodies get 413 problem+json (0 = 1 MiB) */
+    int threads;           /* MHD thread pool size (0 = 2) */
+} hs_http_opts_t;
+
+/* Returns a new server (not yet listening) or NULL with errstr set when opts are invalid
+ * (listen not "host:port" / "[v6]:port"). opts and its strings are copied. Free with
+ * hs_http_server_destroy. */
+hs_http_server_t *hs_http_server_new(const hs_http_opts_t *opts, char *errstr, size_t errstr_size);
+
+/* pattern: literal segments and {name} segments, e.g. "/subjects/{subject}/versions/{version}".
+ * method "GET", "POST", ... Routes are matched in registration order. Add before start.
+ * method and pattern are copied; opaque is borrowed and passed to fn on each request. */
+void hs_http_route(hs_http_server_t *srv, const char *method, const char *pattern,
+                   hs_http_handler_fn fn, void *opaque);
+
+/* Sets the readiness check behind GET /readyz (ready when none is set). Set before start;
+ * fn runs on a server thread and must be thread-safe. */
+void hs_http_set_ready(hs_http_server_t *srv, hs_http_ready_fn fn, void *opaque);
+
+/* Binds and starts serving. Port in use → HS_ERR_UNAVAILABLE with
+ * "listen 127.0.0.1:8081: address already in use". */
+hs_err_t hs_http_server_start(hs_http_server_t *srv, char *errstr, size_t errstr_size);
+
+/* Returns the bound port (after start), else the configured one. */
+int hs_http_server_port(const hs_http_server_t *srv);
+
+/* Stops, waits for in-flight requests (suspended ones are answered 503), frees. NULL: no-op. */
+void hs_http_server_destroy(hs_http_server_t *srv);
+
+/* Request accessors: returned strings are borrowed from req, valid until it is responded. */
+const char *hs_http_req_method(const hs_http_req_t *req);
+const char *hs_http_req_path(const hs_http_req_t *req);
+/* {name} from the route pattern, URL-decoded; NULL if none. */
+const char *hs_http_req_param(const hs_http_req_t *req, const char *name);
+/* Query-string argument, URL-decoded; NULL if absent. */
+const char *hs_http_req_query(const hs_http_req_t *req, const char *name);
+/* Request header, name case-insensitive; NULL if absent. */
+const char *hs_http_req_header(const hs_http_req_t *req, const char *name);
+/* Raw body bytes with a NUL after them (len may be NULL); "" and 0 when there is no body. */
+const char *hs_http_req_body(const hs_http_req_t *req, size_t *len);
+
+/* Each request gets exactly one response. Headers added before respond go on that response.
+ * name and value are copied. A second respond on the same request is ignored (and logged). */
+void hs_http_add_header(hs_http_req_t *req, const char *name, const char *value);
+/* body (len bytes) is copied; content_type may be NULL (no Content-Type header). */
+void hs_http_respond(hs_http_req_t *req, int status, const char *content_type, const char *body,
+                     size_t len);
+void hs_http_respond_json(hs_http_req_t *req, int status, json_t *body); /* steals body */
+/* RFC 9457 application/problem+json: {"type":"about:blank","title":...,"status":...,"detail":...}
+ * title and detail are copied; detail may be NULL (omitted). */
+void hs_http_respond_problem(hs_http_req_t *req, int status, const char *title,
+                             const char *detail);
+
+/* The handler may return without responding after calling this; the connection is suspended
+ * (no thread held) and hs_http_respond* from ANY thread later resumes it and sends the answer.
+ * A handler that returns without suspending and without responding gets a 500. */
+void hs_http_req_suspend(hs_http_req_t *req);
+
+#endif

@@ -1,0 +1,76 @@
+#include "hs_pg.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "hs_log.h"
+
+static _Thread_local char last_sqlstate[6];
+
+const char *hs_pg_last_sqlstate(void) { return last_sqlstate; }
+
+void hs_pg_describe(const char *dsn, char *out, size_t size) {
+    char *perr = NULL;
+    PQconninfoOption *opts = PQconninfoParse(dsn, &perr);
+    const char *host = "localhost", *port = "5432", *db = "";
+    for (PQconninfoOption *o = opts; o && o->keyword; o++) {
+        if (!o->val || !*o->val) continue;
+        if (!strcmp(o->keyword, "host")) host = o->val;
+        else if (!strcmp(o->keyword, "port")) port = o->val;
+        else if (!strcmp(o->keyword, "dbname")) db = o->val;
+    }
+    snprintf(out, size, "%s:%s/%s", host, port, db);
+    PQconninfoFree(opts);
+    PQfreemem(perr);
+}
+
+/* libpq messages end with a newline and sometimes span lines; keep the first line. */
+static void first_line(const char *msg, char *out, size_t size) {
+    size_t len = strcspn(msg, "\n");
+    snprintf(out, size, "%.*s", (int)len, msg);
+}
+
+PGconn *hs_pg_connect(const char *dsn, int timeout_s, char *errstr, size_t n) {
+    char where[256], timeout[16], reason[256];
+    hs_pg_describe(dsn, where, sizeof where);
+    snprintf(timeout, sizeof timeout, "%d", timeout_s);
+    const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
+    const char *vals[] = {dsn, timeout, "hookstream", NULL};
+    PGconn *conn = PQconnectdbParams(keys, vals, 1);
+    if (!conn) {
+        hs_fail(HS_ERR_INTERNAL, errstr, n, "postgres at %s: out of memory", where);
+        return NULL;
+    }
+    if (PQstatus(conn) != CONNECTION_OK) {
+        first_line(PQerrorMessage(conn), reason, sizeof reason);
+        hs_fail(HS_ERR_UNAVAILABLE, errstr, n, "postgres at %s: %s", where, reason);
+        PQfinish(conn);
+        return NULL;
+    }
+    return conn;
+}
+
+PGresult *hs_pg_query(PGconn *conn, const char *sql, int nparams, const char *const *params,
+                      char *errstr, size_t n) {
+    PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+        last_sqlstate[0] = 0;
+        return res;
+    }
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    snprintf(last_sqlstate, sizeof last_sqlstate, "%s", state ? state : "");
+    char reason[512];
+    first_line(res ? PQresultErrorMessage(res) : PQerrorMessage(conn), reason, sizeof reason);
+    hs_fail(HS_ERR_UNAVAILABLE, errstr, n, "postgres: %s%s%s", reason, state ? " SQLSTATE " : "",
+            state ? state : "");
+    PQclear(res);
+    return NULL;
+}
+
+hs_err_t hs_pg_exec(PGconn *conn, const char *sql, char *errstr, size_t n) {
+    PGresult *res = hs_pg_query(conn, sql, 0, NULL, errstr, n);
+    if (!res) return HS_ERR_UNAVAILABLE;
+    PQclear(res);
+    return HS_OK;
+}
