@@ -6,6 +6,7 @@
 #define HS_AVRO_NODE_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include <avro.h>
 #include <jansson.h>
@@ -58,8 +59,37 @@ struct hs_avro_schema {
     hs_avro_node_t *nodes;
 };
 
-/* Encodes value as node into *buf at *len (growing *buf, tracking *cap); `path` names the
- * field for messages. Used by hs_avro_encode_json and to check defaults at parse time. */
+/* The field path of an error message: "line_items[1].quantity". Truncated, never overflowed. */
+typedef struct {
+    char text[512];
+    size_t len;
+} hs_avro_path_t;
+
+/* Appends ".name" (or "name" at the root) and returns the mark to pop back to. */
+static inline size_t hs_avro_path_field(hs_avro_path_t *p, const char *name) {
+    size_t mark = p->len;
+    int n = snprintf(p->text + p->len, sizeof p->text - p->len, "%s%s", p->len ? "." : "", name);
+    if (n > 0 && (size_t)n < sizeof p->text - p->len) p->len += (size_t)n;
+    p->text[p->len] = '\0';
+    return mark;
+}
+
+/* Appends "[i]" and returns the mark to pop back to. */
+static inline size_t hs_avro_path_index(hs_avro_path_t *p, size_t i) {
+    size_t mark = p->len;
+    int n = snprintf(p->text + p->len, sizeof p->text - p->len, "[%zu]", i);
+    if (n > 0 && (size_t)n < sizeof p->text - p->len) p->len += (size_t)n;
+    p->text[p->len] = '\0';
+    return mark;
+}
+
+static inline void hs_avro_path_pop(hs_avro_path_t *p, size_t mark) {
+    p->len = mark;
+    p->text[mark] = '\0';
+}
+
+/* Encodes value as node, appending to *buf at *len (realloc'd); on error *len is unchanged.
+ * Used by hs_avro_encode_json and, at parse time, to check field defaults. */
 hs_err_t hs_avro_encode_node(const hs_avro_node_t *node, const json_t *value, char **buf,
                              size_t *len, char *errstr, size_t errstr_size);
 

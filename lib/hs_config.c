@@ -291,8 +291,15 @@ hs_err_t hs_config_load_file(hs_config_t *cfg, const char *path, char *errstr, s
     fclose(fp);
     hs_err_t err;
     if (!doc) {
-        err = hs_fail(HS_ERR_INVALID, errstr, n, "%s: %s", path,
-                      cap.first[0] ? cap.first : "not valid YAML");
+        /* libfyaml says "<stream>:3:1: error: msg"; we say "FILE:3:1: msg" */
+        const char *pos = cap.first, *msg = "not valid YAML";
+        if (!strncmp(pos, "<stream>:", 9)) pos += 9;
+        char *e = strstr(cap.first, " error: ");
+        if (e) {
+            *e = 0;
+            msg = e + 8;
+        }
+        err = hs_fail(HS_ERR_INVALID, errstr, n, "%s:%s %s", path, e ? pos : "1:", msg);
     } else {
         err = load_root(cfg, path, fy_document_root(doc), errstr, n);
         fy_document_destroy(doc);
