@@ -3,6 +3,7 @@
  * defaults that avro-c drops. The codec itself is in hs_avro_encode.c and hs_avro_decode.c. */
 #include "hs_avro_node.h"
 
+#include <stdarg.h>
 #include <string.h>
 
 typedef struct {
@@ -34,8 +35,14 @@ static hs_avro_node_t *node_new(compile_t *c, hs_avro_kind_t kind, const char *n
     return n;
 }
 
-static hs_avro_node_t *fail(compile_t *c, const char *fmt, const char *arg) {
-    hs_fail(HS_ERR_INVALID, c->errstr, c->errstr_size, fmt, arg);
+__attribute__((format(printf, 2, 3))) static hs_avro_node_t *fail(compile_t *c, const char *fmt,
+                                                                  ...) {
+    char msg[384];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    hs_fail(HS_ERR_INVALID, c->errstr, c->errstr_size, "schema: %s", msg);
     return NULL;
 }
 
@@ -63,15 +70,15 @@ static hs_avro_node_t *compile_name(compile_t *c, const char *name, const char *
     for (size_t i = 0; i < sizeof primitives / sizeof primitives[0]; i++)
         if (strcmp(name, primitives[i].name) == 0) return node_new(c, primitives[i].kind, name);
     hs_avro_node_t *n = lookup_named(c, name, ns);
-    return n ? n : fail(c, "schema: unknown type '%s'", name);
+    return n ? n : fail(c, "unknown type '%s'", name);
 }
 
 /* Creates the node of a named type; *child_ns receives the namespace its fields resolve in. */
-static hs_avro_node_t *named_new(compile_t *c, const json_t *t, hs_avro_kind_t kind,
-                                 const char *ns, char *child_ns, size_t child_ns_size) {
+static hs_avro_node_t *named_new(compile_t *c, const json_t *t, hs_avro_kind_t kind, const char *ns,
+                                 char *child_ns, size_t child_ns_size) {
     const char *name = json_string_value(json_object_get(t, "name"));
     const char *own_ns = json_string_value(json_object_get(t, "namespace"));
-    if (!name) return fail(c, "schema: %s without a name", "named type");
+    if (!name) return fail(c, "named type without a name");
     char full[512];
     if (strchr(name, '.'))
         snprintf(full, sizeof full, "%s", name);
@@ -88,7 +95,7 @@ static hs_avro_node_t *compile_record(compile_t *c, const json_t *t, const char 
     char child_ns[512];
     hs_avro_node_t *n = named_new(c, t, HS_AVRO_RECORD, ns, child_ns, sizeof child_ns);
     const json_t *fields = json_object_get(t, "fields");
-    if (!n || !json_is_array(fields)) return n ? fail(c, "schema: record %s: no fields", n->name) : n;
+    if (!n || !json_is_array(fields)) return n ? fail(c, "record %s: no fields", n->name) : n;
     n->fields = calloc(json_array_size(fields) + 1, sizeof *n->fields);
     if (!n->fields) return NULL;
     size_t i;
@@ -96,7 +103,7 @@ static hs_avro_node_t *compile_record(compile_t *c, const json_t *t, const char 
     json_array_foreach(fields, i, f) {
         hs_avro_field_t *out = &n->fields[n->nfields];
         out->name = json_string_value(json_object_get(f, "name"));
-        if (!out->name) return fail(c, "schema: record %s: field without a name", n->name);
+        if (!out->name) return fail(c, "record %s: field without a name", n->name);
         out->def = json_object_get(f, "default");
         out->type = compile(c, json_object_get(f, "type"), child_ns, depth + 1);
         if (!out->type) return NULL;
@@ -109,13 +116,13 @@ static hs_avro_node_t *compile_enum(compile_t *c, const json_t *t, const char *n
     char child_ns[512];
     hs_avro_node_t *n = named_new(c, t, HS_AVRO_ENUM, ns, child_ns, sizeof child_ns);
     const json_t *symbols = json_object_get(t, "symbols");
-    if (!n || !json_is_array(symbols)) return n ? fail(c, "schema: enum %s: no symbols", n->name) : n;
+    if (!n || !json_is_array(symbols)) return n ? fail(c, "enum %s: no symbols", n->name) : n;
     n->symbols = calloc(json_array_size(symbols) + 1, sizeof *n->symbols);
     if (!n->symbols) return NULL;
     size_t i;
     const json_t *sym;
     json_array_foreach(symbols, i, sym) {
-        if (!json_is_string(sym)) return fail(c, "schema: enum %s: symbol is not a string", n->name);
+        if (!json_is_string(sym)) return fail(c, "enum %s: symbol is not a string", n->name);
         n->symbols[n->nsymbols++] = json_string_value(sym);
     }
     return n;
@@ -126,7 +133,7 @@ static hs_avro_node_t *compile_fixed(compile_t *c, const json_t *t, const char *
     hs_avro_node_t *n = named_new(c, t, HS_AVRO_FIXED, ns, child_ns, sizeof child_ns);
     json_int_t size = json_integer_value(json_object_get(t, "size"));
     if (n && (!json_is_integer(json_object_get(t, "size")) || size < 0))
-        return fail(c, "schema: fixed %s: bad size", n->name);
+        return fail(c, "fixed %s: bad size", n->name);
     if (n) n->size = (size_t)size;
     return n;
 }
@@ -167,11 +174,12 @@ static hs_avro_node_t *compile_object(compile_t *c, const json_t *t, const char 
 }
 
 static hs_avro_node_t *compile(compile_t *c, const json_t *t, const char *ns, int depth) {
-    if (depth > HS_AVRO_MAX_DEPTH) return fail(c, "schema: nested deeper than %s", "64");
+    if (depth > HS_AVRO_MAX_DEPTH)
+        return fail(c, "nested deeper than %d levels", HS_AVRO_MAX_DEPTH);
     if (json_is_string(t)) return compile_name(c, json_string_value(t), ns);
     if (json_is_array(t)) return compile_union(c, t, ns, depth);
     if (json_is_object(t)) return compile_object(c, t, ns, depth);
-    return fail(c, "schema: %s is not a type", t ? "a value" : "a missing value");
+    return fail(c, "%s is not a type", t ? "a JSON value of that kind" : "a missing value");
 }
 
 /* Avro requires a union field's default to match the union's first branch. */
@@ -197,6 +205,7 @@ static hs_err_t check_defaults(const hs_avro_schema_t *s, char *errstr, size_t e
 }
 
 hs_avro_schema_t *hs_avro_schema_parse(const char *json, char *errstr, size_t errstr_size) {
+    if (errstr && errstr_size) errstr[0] = '\0';
     if (!json) {
         hs_fail(HS_ERR_INVALID, errstr, errstr_size, "schema: no text");
         return NULL;
@@ -246,6 +255,10 @@ void hs_avro_schema_destroy(hs_avro_schema_t *s) {
     free(s);
 }
 
-const char *hs_avro_schema_fullname(const hs_avro_schema_t *s) { return s->root->name; }
+const char *hs_avro_schema_fullname(const hs_avro_schema_t *s) {
+    return s->root->name;
+}
 
-avro_schema_t hs_avro_schema_raw(const hs_avro_schema_t *s) { return s->raw; }
+avro_schema_t hs_avro_schema_raw(const hs_avro_schema_t *s) {
+    return s->raw;
+}

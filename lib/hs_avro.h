@@ -44,7 +44,7 @@ hs_err_t hs_avro_encode_json(const hs_avro_schema_t *s, const json_t *value, cha
 /* Decodes Avro binary to a new JSON value (caller json_decref). Truncated/garbage input or
  * trailing bytes → HS_ERR_INVALID (never reads out of bounds, bounded allocation: rejects
  * array/map/string lengths larger than the remaining input). */
-hs_err_t hs_avro_decode_json(const hs_avro_schema_t *s, const void *data, size_t len,
-                             json_t **out, char *errstr, size_t errstr_size);
+hs_err_t hs_avro_decode_json(const hs_avro_schema_t *s, const void *data, size_t len, json_t **out,
+                             char *errstr, size_t errstr_size);
 
 #endif

@@ -34,28 +34,28 @@ __attribute__((format(printf, 2, 3))) static hs_err_t bad(enc_t *e, const char *
 
 /* Describes a JSON value for "got ..." in messages, e.g. `string "two"` or `integer 5`. */
 static const char *describe(const json_t *v, char *out, size_t size) {
-    switch (json_typeof(v)) {
-    case JSON_STRING: {
-        const char *s = json_string_value(v);
-        int longer = json_string_length(v) > 40;
-        snprintf(out, size, "string \"%.40s%s\"", s, longer ? "..." : "");
-        break;
-    }
-    case JSON_INTEGER: snprintf(out, size, "integer %" JSON_INTEGER_FORMAT, json_integer_value(v)); break;
-    case JSON_REAL: snprintf(out, size, "number %.17g", json_real_value(v)); break;
-    case JSON_TRUE: snprintf(out, size, "boolean true"); break;
-    case JSON_FALSE: snprintf(out, size, "boolean false"); break;
-    case JSON_NULL: snprintf(out, size, "null"); break;
-    case JSON_OBJECT: snprintf(out, size, "object"); break;
-    case JSON_ARRAY: snprintf(out, size, "array"); break;
-    }
+    static const char *const kinds[] = {
+        [JSON_OBJECT] = "object",       [JSON_ARRAY] = "array", [JSON_STRING] = "string",
+        [JSON_INTEGER] = "integer",     [JSON_REAL] = "number", [JSON_TRUE] = "boolean true",
+        [JSON_FALSE] = "boolean false", [JSON_NULL] = "null",
+    };
+    const char *kind = kinds[json_typeof(v)];
+    if (json_is_string(v))
+        snprintf(out, size, "%s \"%.40s%s\"", kind, json_string_value(v),
+                 json_string_length(v) > 40 ? "..." : "");
+    else if (json_is_integer(v))
+        snprintf(out, size, "%s %" JSON_INTEGER_FORMAT, kind, json_integer_value(v));
+    else if (json_is_real(v))
+        snprintf(out, size, "%s %.17g", kind, json_real_value(v));
+    else
+        snprintf(out, size, "%s", kind);
     return out;
 }
 
 static hs_err_t mismatch(enc_t *e, const hs_avro_node_t *n, const json_t *v) {
     char got[80];
-    const char *what = n->kind == HS_AVRO_RECORD ? "object for record "
-                       : n->kind == HS_AVRO_ENUM ? "symbol of enum "
+    const char *what = n->kind == HS_AVRO_RECORD  ? "object for record "
+                       : n->kind == HS_AVRO_ENUM  ? "symbol of enum "
                        : n->kind == HS_AVRO_FIXED ? "string for fixed "
                                                   : "";
     return bad(e, "expected %s%s, got %s", what, n->name, describe(v, got, sizeof got));
@@ -64,7 +64,8 @@ static hs_err_t mismatch(enc_t *e, const hs_avro_node_t *n, const json_t *v) {
 static hs_err_t put(enc_t *e, const void *data, size_t n) {
     if (*e->len + n > e->cap) {
         size_t cap = e->cap * 2 > 256 ? e->cap * 2 : 256;
-        while (cap < *e->len + n) cap *= 2;
+        while (cap < *e->len + n)
+            cap *= 2;
         char *nb = realloc(*e->buf, cap);
         if (!nb) return hs_fail(HS_ERR_INTERNAL, e->errstr, e->errstr_size, "out of memory");
         *e->buf = nb;
@@ -91,7 +92,8 @@ static hs_err_t put_long(enc_t *e, int64_t v) {
 
 static hs_err_t put_le(enc_t *e, uint64_t bits, size_t n) {
     unsigned char b[8];
-    for (size_t i = 0; i < n; i++) b[i] = (unsigned char)(bits >> (8 * i));
+    for (size_t i = 0; i < n; i++)
+        b[i] = (unsigned char)(bits >> (8 * i));
     return put(e, b, n);
 }
 
@@ -155,7 +157,8 @@ static hs_err_t put_bytes_of(enc_t *e, const json_t *v) {
     const unsigned char *s = (const unsigned char *)json_string_value(v);
     size_t len = json_string_length(v);
     for (size_t i = 0; i < len;) {
-        unsigned char b = s[i] < 0x80 ? s[i] : (unsigned char)((s[i] & 0x03) << 6 | (s[i + 1] & 0x3f));
+        unsigned char b =
+            s[i] < 0x80 ? s[i] : (unsigned char)((s[i] & 0x03) << 6 | (s[i + 1] & 0x3f));
         i += s[i] < 0x80 ? 1 : 2;
         hs_err_t err = put(e, &b, 1);
         if (err) return err;
@@ -222,9 +225,10 @@ static hs_err_t enc_default(enc_t *e, const hs_avro_field_t *f) {
 static hs_err_t enc_record(enc_t *e, const hs_avro_node_t *n, const json_t *v) {
     if (!json_is_object(v)) return mismatch(e, n, v);
     const char *key;
+    size_t klen;
     const json_t *val;
-    json_object_foreach((json_t *)v, key, val) {
-        if (field_named(n, key)) continue;
+    json_object_keylen_foreach((json_t *)v, key, klen, val) {
+        if (strlen(key) == klen && field_named(n, key)) continue;
         hs_avro_path_field(&e->path, key);
         return bad(e, "unknown field");
     }
@@ -258,10 +262,10 @@ static hs_err_t enc_map(enc_t *e, const hs_avro_node_t *n, const json_t *v) {
     size_t count = json_object_size(v);
     hs_err_t err = count ? put_long(e, (int64_t)count) : HS_OK;
     const char *key;
+    size_t klen;
     const json_t *val;
-    json_object_foreach((json_t *)v, key, val) {
+    json_object_keylen_foreach((json_t *)v, key, klen, val) {
         if (err) break;
-        size_t klen = strlen(key);
         size_t mark = hs_avro_path_field(&e->path, key);
         if (!(err = put_long(e, (int64_t)klen)) && !(err = put(e, key, klen)))
             err = encode(e, n->items, val);
@@ -270,29 +274,64 @@ static hs_err_t enc_map(enc_t *e, const hs_avro_node_t *n, const json_t *v) {
     return err ? err : put_long(e, 0);
 }
 
-/* Whether a plain JSON value can be meant for branch b, judged cheaply from its JSON type. */
-static int fits(const hs_avro_node_t *b, const json_t *v) {
+/* Whether a plain JSON value can be meant for a union branch, judged cheaply from its JSON
+ * type (and range, symbol or size), one test per kind. */
+typedef int (*fits_fn)(const hs_avro_node_t *b, const json_t *v);
+
+static int fits_null(const hs_avro_node_t *b, const json_t *v) {
+    (void)b;
+    return json_is_null(v);
+}
+static int fits_boolean(const hs_avro_node_t *b, const json_t *v) {
+    (void)b;
+    return json_is_boolean(v);
+}
+static int fits_int(const hs_avro_node_t *b, const json_t *v) {
+    (void)b;
+    return json_is_integer(v) && json_integer_value(v) >= INT32_MIN &&
+           json_integer_value(v) <= INT32_MAX;
+}
+static int fits_long(const hs_avro_node_t *b, const json_t *v) {
+    (void)b;
+    return json_is_integer(v);
+}
+static int fits_number(const hs_avro_node_t *b, const json_t *v) {
+    (void)b;
+    return json_is_number(v);
+}
+static int fits_string(const hs_avro_node_t *b, const json_t *v) {
+    (void)b;
+    return json_is_string(v);
+}
+static int fits_bytes(const hs_avro_node_t *b, const json_t *v) {
     unsigned cp;
-    switch (b->kind) {
-    case HS_AVRO_NULL: return json_is_null(v);
-    case HS_AVRO_BOOLEAN: return json_is_boolean(v);
-    case HS_AVRO_INT:
-        return json_is_integer(v) && json_integer_value(v) >= INT32_MIN &&
-               json_integer_value(v) <= INT32_MAX;
-    case HS_AVRO_LONG: return json_is_integer(v);
-    case HS_AVRO_FLOAT:
-    case HS_AVRO_DOUBLE: return json_is_number(v);
-    case HS_AVRO_STRING: return json_is_string(v);
-    case HS_AVRO_BYTES: return json_is_string(v) && byte_count(v, &cp) >= 0;
-    case HS_AVRO_FIXED: return json_is_string(v) && byte_count(v, &cp) == (long)b->size;
-    case HS_AVRO_ENUM: return json_is_string(v) && enum_index(b, json_string_value(v)) >= 0;
-    case HS_AVRO_RECORD:
-    case HS_AVRO_MAP: return json_is_object(v);
-    case HS_AVRO_ARRAY: return json_is_array(v);
-    case HS_AVRO_UNION: return 0;
-    }
+    long n = json_is_string(v) ? byte_count(v, &cp) : -1;
+    return b->kind == HS_AVRO_FIXED ? n == (long)b->size : n >= 0;
+}
+static int fits_enum(const hs_avro_node_t *b, const json_t *v) {
+    return json_is_string(v) && enum_index(b, json_string_value(v)) >= 0;
+}
+static int fits_object(const hs_avro_node_t *b, const json_t *v) {
+    (void)b;
+    return json_is_object(v);
+}
+static int fits_array(const hs_avro_node_t *b, const json_t *v) {
+    (void)b;
+    return json_is_array(v);
+}
+static int fits_nothing(const hs_avro_node_t *b, const json_t *v) {
+    (void)b;
+    (void)v;
     return 0;
 }
+
+static const fits_fn fits[] = {
+    [HS_AVRO_NULL] = fits_null,   [HS_AVRO_BOOLEAN] = fits_boolean, [HS_AVRO_INT] = fits_int,
+    [HS_AVRO_LONG] = fits_long,   [HS_AVRO_FLOAT] = fits_number,    [HS_AVRO_DOUBLE] = fits_number,
+    [HS_AVRO_BYTES] = fits_bytes, [HS_AVRO_STRING] = fits_string,   [HS_AVRO_RECORD] = fits_object,
+    [HS_AVRO_ENUM] = fits_enum,   [HS_AVRO_FIXED] = fits_bytes,     [HS_AVRO_ARRAY] = fits_array,
+    [HS_AVRO_MAP] = fits_object,  [HS_AVRO_UNION] = fits_nothing,
+};
 
 /* Avro's JSON encoding wraps a union value as {"<branch name>": value}; we accept that form to
  * settle ambiguous cases. Named branches match by full or simple name. */
@@ -325,7 +364,7 @@ static hs_err_t enc_union(enc_t *e, const hs_avro_node_t *n, const json_t *v) {
     char first[512] = "";
     hs_err_t first_err = HS_OK;
     for (size_t i = 0; i < n->nbranches; i++) {
-        if (!fits(n->branches[i], v)) continue;
+        if (!fits[n->branches[i]->kind](n->branches[i], v)) continue;
         hs_err_t err = enc_branch(e, n, i, v);
         if (!err) return HS_OK;
         if (err != HS_ERR_INVALID) return err;
@@ -348,11 +387,11 @@ static hs_err_t enc_union(enc_t *e, const hs_avro_node_t *n, const json_t *v) {
 }
 
 static const encode_fn encoders[] = {
-    [HS_AVRO_NULL] = enc_null,     [HS_AVRO_BOOLEAN] = enc_boolean, [HS_AVRO_INT] = enc_int,
-    [HS_AVRO_LONG] = enc_int,      [HS_AVRO_FLOAT] = enc_float,     [HS_AVRO_DOUBLE] = enc_float,
-    [HS_AVRO_BYTES] = enc_bytes,   [HS_AVRO_STRING] = enc_string,   [HS_AVRO_RECORD] = enc_record,
-    [HS_AVRO_ENUM] = enc_enum,     [HS_AVRO_FIXED] = enc_bytes,     [HS_AVRO_ARRAY] = enc_array,
-    [HS_AVRO_MAP] = enc_map,       [HS_AVRO_UNION] = enc_union,
+    [HS_AVRO_NULL] = enc_null,   [HS_AVRO_BOOLEAN] = enc_boolean, [HS_AVRO_INT] = enc_int,
+    [HS_AVRO_LONG] = enc_int,    [HS_AVRO_FLOAT] = enc_float,     [HS_AVRO_DOUBLE] = enc_float,
+    [HS_AVRO_BYTES] = enc_bytes, [HS_AVRO_STRING] = enc_string,   [HS_AVRO_RECORD] = enc_record,
+    [HS_AVRO_ENUM] = enc_enum,   [HS_AVRO_FIXED] = enc_bytes,     [HS_AVRO_ARRAY] = enc_array,
+    [HS_AVRO_MAP] = enc_map,     [HS_AVRO_UNION] = enc_union,
 };
 
 static hs_err_t encode(enc_t *e, const hs_avro_node_t *n, const json_t *v) {

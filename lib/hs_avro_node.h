@@ -33,23 +33,23 @@ typedef enum {
 typedef struct hs_avro_node hs_avro_node_t;
 
 typedef struct {
-    const char *name;     /* borrowed from the schema JSON */
+    const char *name; /* borrowed from the schema JSON */
     hs_avro_node_t *type;
-    const json_t *def;    /* default value (borrowed from the schema JSON), NULL when none */
+    const json_t *def; /* default value (borrowed from the schema JSON), NULL when none */
 } hs_avro_field_t;
 
 struct hs_avro_node {
     hs_avro_kind_t kind;
-    char *name;                  /* full name of a named type, else the kind's Avro name */
-    hs_avro_node_t *items;       /* array items, map values */
-    hs_avro_field_t *fields;     /* record */
+    char *name;              /* full name of a named type, else the kind's Avro name */
+    hs_avro_node_t *items;   /* array items, map values */
+    hs_avro_field_t *fields; /* record */
     size_t nfields;
-    hs_avro_node_t **branches;   /* union */
+    hs_avro_node_t **branches; /* union */
     size_t nbranches;
-    const char **symbols;        /* enum, borrowed from the schema JSON */
+    const char **symbols; /* enum, borrowed from the schema JSON */
     size_t nsymbols;
-    size_t size;                 /* fixed */
-    hs_avro_node_t *next_alloc;  /* every node of a schema, for destroy */
+    size_t size;                /* fixed */
+    hs_avro_node_t *next_alloc; /* every node of a schema, for destroy */
 };
 
 struct hs_avro_schema {

@@ -7,6 +7,8 @@
 
 #include <stddef.h>
 
+#include "hs_avro.h"
+
 typedef struct {
     const char *type;        /* "order.placed" (file name without .avsc) */
     const char *domain;      /* "orders" (folder) */
@@ -32,5 +34,9 @@ size_t hs_catalog_count(void);
 
 /* Returns the i-th type, sorted by type name; NULL when i >= hs_catalog_count(). */
 const hs_event_type_t *hs_catalog_at(size_t i);
+
+/* Returns the parsed schema of t (a pointer from this catalog), ready for hs_avro_encode_json /
+ * hs_avro_decode_json; borrowed, static lifetime. NULL when t is not from the catalog. */
+const hs_avro_schema_t *hs_catalog_schema(const hs_event_type_t *t);
 
 #endif

@@ -59,6 +59,14 @@ const hs_config_key_t hs_config_keys[] = {
      "Schema registry port of the dev stack (0: a free one)."},
     {"dev.start_timeout_ms", HS_CFG_INT, "30000", "1000..600000",
      "How long `dev up` waits for each part to become ready."},
+    {"dev.broker_control_port", HS_CFG_INT, "0", "0..65535",
+     "Port of the embedded broker's control API in the dev stack (0: a free one)."},
+    {"dev.pg_bindir", HS_CFG_STR, "/usr/lib/postgresql/15/bin", NULL,
+     "Directory holding the PostgreSQL 15 server binaries (initdb, postgres) the dev stack runs "
+     "(Debian package postgresql-15)."},
+    {"dev.redis_server", HS_CFG_STR, "redis-server", NULL,
+     "Redis server binary the dev stack runs: a path, or a name looked up in PATH and /usr/bin "
+     "(Debian package redis-server)."},
 
     {NULL, 0, NULL, NULL, NULL},
 };

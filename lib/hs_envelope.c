@@ -27,8 +27,8 @@ static const struct {
      sizeof(((hs_envelope_t *)0)->content_type), 0},
     {"hs_tenant", offsetof(hs_envelope_t, tenant), sizeof(((hs_envelope_t *)0)->tenant), 0},
     {"hs_schema", offsetof(hs_envelope_t, schema), sizeof(((hs_envelope_t *)0)->schema), 0},
-    {"traceparent", offsetof(hs_envelope_t, traceparent),
-     sizeof(((hs_envelope_t *)0)->traceparent), 0},
+    {"traceparent", offsetof(hs_envelope_t, traceparent), sizeof(((hs_envelope_t *)0)->traceparent),
+     0},
 };
 #define NFIELDS (sizeof fields / sizeof fields[0])
 
@@ -55,7 +55,8 @@ static void random_id_hex(size_t nbytes, char *out) {
     int zero = 1;
     while (zero) {
         random_bytes(b, nbytes);
-        for (size_t i = 0; i < nbytes; i++) zero &= b[i] == 0;
+        for (size_t i = 0; i < nbytes; i++)
+            zero &= b[i] == 0;
     }
     hex(b, nbytes, out);
 }
@@ -131,8 +132,7 @@ hs_err_t hs_envelope_parse(const rd_kafka_headers_t *hdrs, hs_envelope_t *ev, ch
         return hs_fail(HS_ERR_INVALID, errstr, errstr_size, "header ce_specversion: missing");
     if (strcmp(spec, SPECVERSION) != 0)
         return hs_fail(HS_ERR_INVALID, errstr, errstr_size,
-                       "header ce_specversion: '%s' is not supported (want " SPECVERSION ")",
-                       spec);
+                       "header ce_specversion: '%s' is not supported (want " SPECVERSION ")", spec);
     for (size_t i = 0; i < NFIELDS; i++) {
         char *dst = (char *)ev + fields[i].offset;
         r = copy_header(hdrs, fields[i].header, dst, fields[i].size, errstr, errstr_size);
@@ -188,7 +188,8 @@ int hs_envelope_valid_time(const char *s) {
     if (*p == '.') {
         p++;
         if (!isdigit((unsigned char)*p)) return 0;
-        while (isdigit((unsigned char)*p)) p++;
+        while (isdigit((unsigned char)*p))
+            p++;
     }
     return valid_offset(p);
 }

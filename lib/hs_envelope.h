@@ -40,7 +40,8 @@ hs_err_t hs_envelope_parse(const rd_kafka_headers_t *hdrs, hs_envelope_t *ev, ch
  * else 0; used by produce to check ce_time. */
 int hs_envelope_valid_time(const char *s);
 
-/* Returns 1 when s is a W3C traceparent "00-<32 hex>-<16 hex>-<2 hex>" with non-zero ids, else 0. */
+/* Returns 1 when s is a W3C traceparent "00-<32 hex>-<16 hex>-<2 hex>" with non-zero ids, else 0.
+ */
 int hs_envelope_valid_traceparent(const char *s);
 
 #endif

@@ -31,7 +31,10 @@ hs_http_server_t *hs_http_server_new(const hs_http_opts_t *opts, char *errstr, s
 
 /* pattern: literal segments and {name} segments, e.g. "/subjects/{subject}/versions/{version}".
  * method "GET", "POST", ... Routes are matched in registration order. Add before start.
- * method and pattern are copied; opaque is borrowed and passed to fn on each request. */
+ * method and pattern are copied; opaque is borrowed and passed to fn on each request. {name}
+ * matches one non-empty segment; GET routes also answer HEAD. The built-in /metrics, /healthz
+ * and /readyz come first. No route for the path: 404; path known, method not: 405 + Allow;
+ * bad %-escape in the path: 400; request target over 8 KiB: 414. A malformed pattern aborts. */
 void hs_http_route(hs_http_server_t *srv, const char *method, const char *pattern,
                    hs_http_handler_fn fn, void *opaque);
 
@@ -46,11 +49,14 @@ hs_err_t hs_http_server_start(hs_http_server_t *srv, char *errstr, size_t errstr
 /* Returns the bound port (after start), else the configured one. */
 int hs_http_server_port(const hs_http_server_t *srv);
 
-/* Stops, waits for in-flight requests (suspended ones are answered 503), frees. NULL: no-op. */
+/* Stops accepting, answers new requests on open connections 503, waits for running handlers
+ * and for suspended requests to be answered by their owners (logging every 5 s while it
+ * waits), then closes every connection and frees. NULL: no-op. */
 void hs_http_server_destroy(hs_http_server_t *srv);
 
 /* Request accessors: returned strings are borrowed from req, valid until it is responded. */
 const char *hs_http_req_method(const hs_http_req_t *req);
+/* The path as sent (still percent-encoded), without the query string. */
 const char *hs_http_req_path(const hs_http_req_t *req);
 /* {name} from the route pattern, URL-decoded; NULL if none. */
 const char *hs_http_req_param(const hs_http_req_t *req, const char *name);
@@ -64,14 +70,14 @@ const char *hs_http_req_body(const hs_http_req_t *req, size_t *len);
 /* Each request gets exactly one response. Headers added before respond go on that response.
  * name and value are copied. A second respond on the same request is ignored (and logged). */
 void hs_http_add_header(hs_http_req_t *req, const char *name, const char *value);
-/* body (len bytes) is copied; content_type may be NULL (no Content-Type header). */
+/* body (len bytes) is copied; content_type may be NULL (no Content-Type header). A status
+ * outside 200..599 is a bug: the client gets 500 problem+json instead. */
 void hs_http_respond(hs_http_req_t *req, int status, const char *content_type, const char *body,
                      size_t len);
 void hs_http_respond_json(hs_http_req_t *req, int status, json_t *body); /* steals body */
 /* RFC 9457 application/problem+json: {"type":"about:blank","title":...,"status":...,"detail":...}
  * title and detail are copied; detail may be NULL (omitted). */
-void hs_http_respond_problem(hs_http_req_t *req, int status, const char *title,
-                             const char *detail);
+void hs_http_respond_problem(hs_http_req_t *req, int status, const char *title, const char *detail);
 
 /* The handler may return without responding after calling this; the connection is suspended
  * (no thread held) and hs_http_respond* from ANY thread later resumes it and sends the answer.

@@ -21,7 +21,7 @@ typedef enum { KIND_COUNTER, KIND_GAUGE, KIND_HISTOGRAM } kind_t;
 static const char *const kind_names[] = {"counter", "gauge", "histogram"};
 
 static const double default_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                          0.1,    0.25,  0.5,    1,     2.5,   5,    10};
+                                         0.1,    0.25,  0.5,    1,     2.5,  5,     10};
 
 /* One label set of a metric, allocated in one block: the series, its label value pointers,
  * its histogram bucket counts, then the label value strings. @locks: the metric's mtx. */
@@ -60,9 +60,7 @@ static pthread_mutex_t registry_mtx = PTHREAD_MUTEX_INITIALIZER;
 static hs_metric_t *registry;
 
 /* Process metrics handles, refreshed by every render. @locks: registry_mtx. */
-static struct {
-    hs_metric_t *start, *rss, *vsz, *cpu, *fds;
-} proc;
+static struct { hs_metric_t *start, *rss, *vsz, *cpu, *fds; } proc;
 
 static void die(const char *msg, const char *name) {
     hs_log(HS_LOG_ERROR, msg, "{s:s}", "metric", name);
@@ -72,8 +70,8 @@ static void die(const char *msg, const char *name) {
 static int valid_name(const char *s, int allow_colon) {
     if (!s || !*s || (*s >= '0' && *s <= '9')) return 0;
     for (; *s; s++) {
-        int ok = (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-                 (*s >= '0' && *s <= '9') || *s == '_' || (allow_colon && *s == ':');
+        int ok = (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+                 *s == '_' || (allow_colon && *s == ':');
         if (!ok) return 0;
     }
     return 1;
@@ -84,7 +82,8 @@ static void parse_labels(hs_metric_t *m, const char *labels) {
     if (!labels || !*labels) return;
     const char *p = labels;
     while (*p) {
-        while (*p == ' ') p++;
+        while (*p == ' ')
+            p++;
         size_t n = strcspn(p, ", ");
         if (m->nlabels == MAX_LABELS) die("metric has too many labels", m->name);
         char *label = strndup(p, n);
@@ -93,7 +92,8 @@ static void parse_labels(hs_metric_t *m, const char *labels) {
         if (!valid_name(label, 0) || (m->kind == KIND_HISTOGRAM && !strcmp(label, "le")))
             die("metric has an invalid label name", m->name);
         p += n;
-        while (*p == ' ') p++;
+        while (*p == ' ')
+            p++;
         if (*p == ',') p++;
     }
 }
@@ -112,7 +112,8 @@ static series_t *series_new(const hs_metric_t *m, const char *const *values, uin
     size_t nb = m->kind == KIND_HISTOGRAM ? m->nbounds + 1 : 0;
     size_t size = sizeof(series_t) + m->nlabels * sizeof(char *) + nb * sizeof(uint64_t);
     size_t strings = 0;
-    for (size_t i = 0; i < m->nlabels; i++) strings += strlen(values[i]) + 1;
+    for (size_t i = 0; i < m->nlabels; i++)
+        strings += strlen(values[i]) + 1;
     series_t *s = calloc(1, size + strings);
     if (!s) return NULL;
     s->hash = hash;
@@ -145,8 +146,10 @@ static void series_insert(hs_metric_t *m, series_t *s) {
     series_t **bucket = &m->table[s->hash & (m->table_size - 1)];
     s->chain = *bucket;
     *bucket = s;
-    if (m->tail) m->tail->next = s;
-    else m->head = s;
+    if (m->tail)
+        m->tail->next = s;
+    else
+        m->head = s;
     m->tail = s;
 }
 
@@ -154,7 +157,8 @@ static series_t *series_find(const hs_metric_t *m, const char *const *values, ui
     for (series_t *s = m->table[hash & (m->table_size - 1)]; s; s = s->chain) {
         if (s->hash != hash) continue;
         size_t i = 0;
-        while (i < m->nlabels && !strcmp(s->values[i], values[i])) i++;
+        while (i < m->nlabels && !strcmp(s->values[i], values[i]))
+            i++;
         if (i == m->nlabels) return s;
     }
     return NULL;
@@ -163,7 +167,8 @@ static series_t *series_find(const hs_metric_t *m, const char *const *values, ui
 static series_t *overflow_series(hs_metric_t *m) {
     if (m->overflow) return m->overflow;
     const char *values[MAX_LABELS];
-    for (size_t i = 0; i < m->nlabels; i++) values[i] = OVERFLOW_VALUE;
+    for (size_t i = 0; i < m->nlabels; i++)
+        values[i] = OVERFLOW_VALUE;
     uint64_t hash = hash_values(values, m->nlabels);
     m->overflow = series_new(m, values, hash);
     if (!m->overflow) return NULL;
@@ -176,7 +181,8 @@ static series_t *overflow_series(hs_metric_t *m) {
 /* Returns the series of values, creating it; NULL when out of memory. Called with m->mtx. */
 static series_t *series_get(hs_metric_t *m, const char *const *values) {
     const char *vals[MAX_LABELS];
-    for (size_t i = 0; i < m->nlabels; i++) vals[i] = values && values[i] ? values[i] : "";
+    for (size_t i = 0; i < m->nlabels; i++)
+        vals[i] = values && values[i] ? values[i] : "";
     uint64_t hash = hash_values(vals, m->nlabels);
     series_t *s = series_find(m, vals, hash);
     if (s) return s;
@@ -193,7 +199,8 @@ static void metric_free(hs_metric_t *m) {
         next = s->next;
         free(s);
     }
-    for (size_t i = 0; i < m->nlabels; i++) free(m->label_names[i]);
+    for (size_t i = 0; i < m->nlabels; i++)
+        free(m->label_names[i]);
     pthread_mutex_destroy(&m->mtx);
     free(m->table);
     free(m->bounds);
@@ -252,7 +259,8 @@ static hs_metric_t *metric_register(kind_t kind, const char *name, const char *h
     hs_metric_t *fresh = metric_new(kind, name, help, labels, bounds, nbounds);
     pthread_mutex_lock(&registry_mtx);
     hs_metric_t *m = registry;
-    while (m && strcmp(m->name, name)) m = m->next;
+    while (m && strcmp(m->name, name))
+        m = m->next;
     if (m && !same_definition(m, fresh)) {
         pthread_mutex_unlock(&registry_mtx);
         die("metric registered again with another type, labels or buckets", name);
@@ -301,7 +309,8 @@ void hs_metric_set(hs_metric_t *m, const char *const *values, double v) {
 void hs_metric_observe(hs_metric_t *m, const char *const *values, double v) {
     if (!m || m->kind != KIND_HISTOGRAM || isnan(v)) return;
     size_t i = 0;
-    while (i < m->nbounds && v > m->bounds[i]) i++;
+    while (i < m->nbounds && v > m->bounds[i])
+        i++;
     pthread_mutex_lock(&m->mtx);
     series_t *s = series_get(m, values);
     if (s) {
@@ -323,7 +332,8 @@ static void sb_put(sbuf_t *b, const char *s, size_t n) {
     if (b->failed) return;
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 4096;
-        while (b->len + n + 1 > cap) cap *= 2;
+        while (b->len + n + 1 > cap)
+            cap *= 2;
         char *buf = realloc(b->buf, cap);
         if (!buf) {
             b->failed = 1;
@@ -337,14 +347,17 @@ static void sb_put(sbuf_t *b, const char *s, size_t n) {
     b->buf[b->len] = '\0';
 }
 
-static void sb_str(sbuf_t *b, const char *s) { sb_put(b, s, strlen(s)); }
+static void sb_str(sbuf_t *b, const char *s) {
+    sb_put(b, s, strlen(s));
+}
 
 /* Escapes \ and newline (HELP text), and " too inside label values. */
 static void sb_escaped(sbuf_t *b, const char *s, int quotes) {
     for (const char *run = s;; s++) {
-        const char *esc = *s == '\\' ? "\\\\" : *s == '\n' ? "\\n"
-                        : (quotes && *s == '"') ? "\\\""
-                                                : NULL;
+        const char *esc = *s == '\\'              ? "\\\\"
+                          : *s == '\n'            ? "\\n"
+                          : (quotes && *s == '"') ? "\\\""
+                                                  : NULL;
         if (!esc && *s) continue;
         sb_put(b, run, (size_t)(s - run));
         if (!*s) return;
@@ -427,8 +440,10 @@ static void render_metric(sbuf_t *b, hs_metric_t *m) {
     sb_str(b, "\n");
     pthread_mutex_lock(&m->mtx);
     for (const series_t *s = m->head; s; s = s->next) {
-        if (m->kind == KIND_HISTOGRAM) render_histogram(b, m, s);
-        else render_line(b, m, "", s, NULL, s->value);
+        if (m->kind == KIND_HISTOGRAM)
+            render_histogram(b, m, s);
+        else
+            render_line(b, m, "", s, NULL, s->value);
     }
     pthread_mutex_unlock(&m->mtx);
 }
@@ -456,7 +471,8 @@ static int read_stat_fields(unsigned long long *out, const int *fields, size_t n
     if (!p) return -1;
     p++;
     for (int field = 3; *p; field++) { /* field 3 is the state after "pid (comm)" */
-        while (*p == ' ') p++;
+        while (*p == ' ')
+            p++;
         for (size_t i = 0; i < n; i++)
             if (fields[i] == field) out[i] = strtoull(p, NULL, 10);
         p += strcspn(p, " ");
@@ -531,13 +547,16 @@ char *hs_metrics_render(void) {
     pthread_mutex_lock(&registry_mtx);
     refresh_process_metrics();
     size_t n = 0;
-    for (hs_metric_t *m = registry; m; m = m->next) n++;
+    for (hs_metric_t *m = registry; m; m = m->next)
+        n++;
     hs_metric_t **sorted = malloc((n ? n : 1) * sizeof *sorted);
     if (sorted) {
         n = 0;
-        for (hs_metric_t *m = registry; m; m = m->next) sorted[n++] = m;
+        for (hs_metric_t *m = registry; m; m = m->next)
+            sorted[n++] = m;
         qsort(sorted, n, sizeof *sorted, by_name);
-        for (size_t i = 0; i < n; i++) render_metric(&b, sorted[i]);
+        for (size_t i = 0; i < n; i++)
+            render_metric(&b, sorted[i]);
     }
     pthread_mutex_unlock(&registry_mtx);
     free(sorted);

@@ -23,7 +23,8 @@ hs_metric_t *hs_metrics_histogram(const char *name, const char *help, const char
                                   const double *buckets, size_t nbuckets);
 
 /* values: one string per label name, in order (NULL when the metric has no labels); borrowed
- * for the call only. Calls on a metric of the wrong kind are ignored. */
+ * for the call only (a NULL entry counts as ""). Calls on a metric of the wrong kind are
+ * ignored. Never allocates once the label set exists. */
 void hs_metric_add(hs_metric_t *m, const char *const *values, double v);     /* counter, gauge */
 void hs_metric_set(hs_metric_t *m, const char *const *values, double v);     /* gauge */
 void hs_metric_observe(hs_metric_t *m, const char *const *values, double v); /* histogram */

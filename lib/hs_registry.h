@@ -31,8 +31,8 @@ hs_err_t hs_registry_register(hs_registry_t *r, const char *subject, const char 
 
 /* Returns the schema text for id: *schema_json is borrowed from the client's cache, valid until
  * hs_registry_destroy. Unknown id → HS_ERR_NOT_FOUND. Cached after the first fetch. */
-hs_err_t hs_registry_schema(hs_registry_t *r, int32_t id, const char **schema_json,
-                            char *errstr, size_t errstr_size);
+hs_err_t hs_registry_schema(hs_registry_t *r, int32_t id, const char **schema_json, char *errstr,
+                            size_t errstr_size);
 
 /* Registers every catalog event type under its subject (what `dev up` and `schemas register`
  * do); *count receives how many. */
@@ -43,7 +43,7 @@ typedef struct {
     char *subject; /* owned by the struct: free with hs_registry_version_clear */
     int32_t version;
     int32_t id;
-    char *schema;  /* schema text as registered; owned by the struct */
+    char *schema; /* schema text as registered; owned by the struct */
 } hs_registry_version_t;
 
 /* Frees the strings of v and zeroes it; NULL is a no-op. */
@@ -59,14 +59,13 @@ void hs_registry_strings_free(char **strings, size_t n);
 
 /* Returns the live version numbers of subject in ascending order: *versions is a new array
  * (caller free()). Unknown subject → HS_ERR_NOT_FOUND. */
-hs_err_t hs_registry_versions(hs_registry_t *r, const char *subject, int32_t **versions,
-                              size_t *n, char *errstr, size_t errstr_size);
+hs_err_t hs_registry_versions(hs_registry_t *r, const char *subject, int32_t **versions, size_t *n,
+                              char *errstr, size_t errstr_size);
 
 /* Fills *out with version `version` of subject; version -1 means the latest. Caller clears *out
  * with hs_registry_version_clear. Unknown subject or version → HS_ERR_NOT_FOUND. */
 hs_err_t hs_registry_subject_version(hs_registry_t *r, const char *subject, int32_t version,
-                                     hs_registry_version_t *out, char *errstr,
-                                     size_t errstr_size);
+                                     hs_registry_version_t *out, char *errstr, size_t errstr_size);
 
 /* Checks whether schema_json could be registered under subject under the subject's
  * compatibility mode (an unknown subject is compatible). HS_OK = compatible;

@@ -1,0 +1,429 @@
+/* The parts of the dev stack, one row each in dev_parts: how to start it, when it is ready,
+ * what to do once it is, and the address users get. Adding a service to `dev up` is adding its
+ * row (and its functions) here. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <libpq-fe.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dev.h"
+#include "hs_pg.h"
+
+#define PG_USER "postgres"
+#define PG_DB "hookstream"
+
+void dev_path(const dev_stack_t *st, const char *name, char *out, size_t n) {
+    snprintf(out, n, "%s/%s", st->dir, name);
+}
+
+void dev_cmd_add(dev_cmd_t *cmd, const char *fmt, ...) {
+    size_t room = sizeof cmd->buf - cmd->used;
+    if (cmd->argc >= DEV_MAX_ARGS - 1) {
+        cmd->overflow = 1;
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(cmd->buf + cmd->used, room, fmt, ap);
+    va_end(ap);
+    if (w < 0 || (size_t)w >= room) {
+        cmd->overflow = 1;
+        return;
+    }
+    cmd->argv[cmd->argc++] = cmd->buf + cmd->used;
+    cmd->argv[cmd->argc] = NULL;
+    cmd->used += (size_t)w + 1;
+}
+
+static int port_of(const dev_stack_t *st, const char *part) {
+    int i = dev_part_index(part);
+    return i < 0 ? 0 : st->port[i];
+}
+
+static int remaining_ms(const dev_stack_t *st) {
+    int64_t left = st->deadline_ms - dev_now_ms();
+    return left < 1000 ? 1000 : (int)left;
+}
+
+static void http_address(const dev_stack_t *st, int port, char *out, size_t n) {
+    (void)st;
+    snprintf(out, n, "http://127.0.0.1:%d", port);
+}
+
+/* GET /readyz answering 200: what every hookstream HTTP service means by ready. */
+static int http_ready(dev_stack_t *st, int port, char *why, size_t n) {
+    (void)st;
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/readyz", port);
+    CURL *c = curl_easy_init();
+    if (!c) return snprintf(why, n, "curl_easy_init failed"), 0;
+    long status = 0;
+    FILE *sink = fopen("/dev/null", "we");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 1000L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    if (sink) curl_easy_setopt(c, CURLOPT_WRITEDATA, sink);
+    CURLcode rc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(c);
+    if (sink) fclose(sink);
+    if (rc != CURLE_OK) return snprintf(why, n, "GET %s: %s", url, curl_easy_strerror(rc)), 0;
+    if (status != 200) return snprintf(why, n, "GET %s answered %ld", url, status), 0;
+    return 1;
+}
+
+/* Runs `<self> ARGS...` for part's one-off steps, output in the part's log. */
+static hs_err_t run_self(const dev_stack_t *st, const char *part, const char *const *args,
+                         const char *const *env_overrides, char *err, size_t n) {
+    dev_cmd_t cmd = {0};
+    dev_cmd_add(&cmd, "%s", st->self);
+    for (size_t i = 0; args[i]; i++) dev_cmd_add(&cmd, "%s", args[i]);
+    char log[DEV_FILE], name[64];
+    snprintf(name, sizeof name, "logs/%s.log", part);
+    dev_path(st, name, log, sizeof log);
+    char **env = dev_env_new(env_overrides);
+    if (!env || cmd.overflow) {
+        free(env);
+        return hs_fail(HS_ERR_INTERNAL, err, n, "%s: cannot build the command", part);
+    }
+    dev_spawn_t sp = {cmd.argv, env, log, st->dir, NULL};
+    hs_err_t e = dev_run(&sp, remaining_ms(st), err, n);
+    free(env);
+    return e;
+}
+
+/* --- broker: `hookstream broker`, ready once it wrote its bootstrap file --- */
+
+static hs_err_t broker_prepare(dev_stack_t *st, int port, char *err, size_t n) {
+    (void)port;
+    char path[DEV_FILE];
+    dev_path(st, "broker.bootstrap", path, sizeof path);
+    if (unlink(path) != 0 && errno != ENOENT)
+        return hs_fail(HS_ERR_IO, err, n, "remove %s: %s", path, strerror(errno));
+    st->bootstrap[0] = '\0';
+    return HS_OK;
+}
+
+static void broker_command(const dev_stack_t *st, int port, dev_cmd_t *cmd) {
+    dev_cmd_add(cmd, "%s", st->self);
+    dev_cmd_add(cmd, "broker");
+    dev_cmd_add(cmd, "--bootstrap-file");
+    dev_cmd_add(cmd, "%s/broker.bootstrap", st->dir);
+    dev_cmd_add(cmd, "--control");
+    dev_cmd_add(cmd, "127.0.0.1:%d", port);
+}
+
+static int broker_ready(dev_stack_t *st, int port, char *why, size_t n) {
+    (void)port;
+    char path[DEV_FILE];
+    dev_path(st, "broker.bootstrap", path, sizeof path);
+    if (dev_read_line(path, st->bootstrap, sizeof st->bootstrap)) return 1;
+    snprintf(why, n, "%s not written yet", path);
+    return 0;
+}
+
+static void broker_address(const dev_stack_t *st, int port, char *out, size_t n) {
+    (void)port;
+    snprintf(out, n, "%s", st->bootstrap[0] ? st->bootstrap : "(bootstrap not written)");
+}
+
+/* --- postgres: a private cluster in D/pg, run as the postgres account when we are root --- */
+
+static hs_err_t pg_check(dev_stack_t *st, char *err, size_t n) {
+    const char *bindir = hs_config_str(st->cfg, "dev.pg_bindir");
+    static const char *const progs[] = {"initdb", "postgres"};
+    for (size_t i = 0; i < 2; i++) {
+        char path[DEV_PATH];
+        snprintf(path, sizeof path, "%s/%s", bindir, progs[i]);
+        if (access(path, X_OK) != 0)
+            return hs_fail(HS_ERR_UNAVAILABLE, err, n,
+                           "PostgreSQL 15 server binaries not found: %s is missing (install the "
+                           "Debian package postgresql-15, e.g. with ops/deps.sh, or set "
+                           "dev.pg_bindir)",
+                           path);
+    }
+    return HS_OK;
+}
+
+/* The postgres account must be able to reach D/pg: mktemp -d makes 0700 directories, and CI
+ * runs as root below one. Adds search permission (o+x) where it is missing and says so. */
+static hs_err_t pg_open_path(const dev_stack_t *st, char *err, size_t n) {
+    if (chmod(st->dir, 0755) != 0)
+        return hs_fail(HS_ERR_IO, err, n, "chmod %s: %s", st->dir, strerror(errno));
+    char p[DEV_PATH];
+    snprintf(p, sizeof p, "%s", st->dir);
+    for (char *slash; (slash = strrchr(p, '/')) && slash != p;) {
+        *slash = '\0';
+        struct stat sb;
+        if (stat(p, &sb) != 0) return hs_fail(HS_ERR_IO, err, n, "%s: %s", p, strerror(errno));
+        if (sb.st_mode & S_IXOTH) continue;
+        if (chmod(p, (sb.st_mode & 07777) | S_IXOTH) != 0)
+            return hs_fail(HS_ERR_IO, err, n, "chmod o+x %s: %s", p, strerror(errno));
+        fprintf(stderr, "hookstream dev: made %s searchable (o+x) so the postgres account can "
+                        "reach %s\n", p, st->dir);
+    }
+    return HS_OK;
+}
+
+static hs_err_t pg_initdb(dev_stack_t *st, const char *data, char *err, size_t n) {
+    dev_cmd_t cmd = {0};
+    dev_cmd_add(&cmd, "%s/initdb", hs_config_str(st->cfg, "dev.pg_bindir"));
+    dev_cmd_add(&cmd, "--pgdata=%s", data);
+    dev_cmd_add(&cmd, "--auth=trust");
+    dev_cmd_add(&cmd, "--username=" PG_USER);
+    dev_cmd_add(&cmd, "--encoding=UTF8");
+    dev_cmd_add(&cmd, "--no-locale");
+    dev_cmd_add(&cmd, "--no-sync"); /* a throw-away cluster: durability is not the point */
+    char log[DEV_FILE];
+    dev_path(st, "logs/postgres.log", log, sizeof log);
+    char **env = dev_env_new(NULL);
+    if (!env || cmd.overflow) {
+        free(env);
+        return hs_fail(HS_ERR_INTERNAL, err, n, "initdb: cannot build the command");
+    }
+    dev_spawn_t sp = {cmd.argv, env, log, st->dir, &st->db_user};
+    hs_err_t e = dev_run(&sp, remaining_ms(st), err, n);
+    free(env);
+    if (e == HS_OK) snprintf(st->note, sizeof st->note, "initdb: new cluster");
+    return e;
+}
+
+static hs_err_t pg_prepare(dev_stack_t *st, int port, char *err, size_t n) {
+    (void)port;
+    char pg[DEV_FILE], data[DEV_FILE], version[DEV_FILE];
+    dev_path(st, "pg", pg, sizeof pg);
+    dev_path(st, "pg/data", data, sizeof data);
+    dev_path(st, "pg/data/PG_VERSION", version, sizeof version);
+    hs_err_t e = dev_mkdirs(pg, 0700, err, n);
+    if (e) return e;
+    const dev_user_t *u = &st->db_user;
+    if (u->active && ((e = pg_open_path(st, err, n)) || chown(pg, u->uid, u->gid) != 0))
+        return e ? e : hs_fail(HS_ERR_IO, err, n, "chown %s: %s", pg, strerror(errno));
+    if (access(version, F_OK) == 0) return HS_OK;
+    /* A cluster without PG_VERSION is what a failed initdb leaves: initdb wants it gone. */
+    if ((e = dev_rmtree(data, err, n))) return e;
+    return pg_initdb(st, data, err, n);
+}
+
+static void pg_command(const dev_stack_t *st, int port, dev_cmd_t *cmd) {
+    dev_cmd_add(cmd, "%s/postgres", hs_config_str(st->cfg, "dev.pg_bindir"));
+    dev_cmd_add(cmd, "-D");
+    dev_cmd_add(cmd, "%s/pg/data", st->dir);
+    dev_cmd_add(cmd, "-p");
+    dev_cmd_add(cmd, "%d", port);
+    dev_cmd_add(cmd, "-k");
+    /* A Unix socket path is limited to 107 bytes; past that, TCP only. */
+    if (strlen(st->dir) + sizeof "/pg/.s.PGSQL.65535" <= 107)
+        dev_cmd_add(cmd, "%s/pg", st->dir);
+    else
+        dev_cmd_add(cmd, "%s", "");
+    dev_cmd_add(cmd, "-c");
+    dev_cmd_add(cmd, "listen_addresses=127.0.0.1");
+    dev_cmd_add(cmd, "-c");
+    dev_cmd_add(cmd, "fsync=off");
+}
+
+static int pg_ready(dev_stack_t *st, int port, char *why, size_t n) {
+    (void)st;
+    char conninfo[128];
+    snprintf(conninfo, sizeof conninfo,
+             "host=127.0.0.1 port=%d user=" PG_USER " dbname=postgres connect_timeout=2", port);
+    PGPing ping = PQping(conninfo);
+    if (ping == PQPING_OK) return 1;
+    snprintf(why, n, "127.0.0.1:%d %s", port,
+             ping == PQPING_REJECT ? "rejects connections (starting up)" : "not answering");
+    return 0;
+}
+
+static void pg_dsn(int port, const char *db, char *out, size_t n) {
+    snprintf(out, n, "postgresql://" PG_USER "@127.0.0.1:%d/%s", port, db);
+}
+
+static hs_err_t pg_create_db(dev_stack_t *st, int port, char *err, size_t n) {
+    char dsn[128];
+    pg_dsn(port, "postgres", dsn, sizeof dsn);
+    PGconn *c = hs_pg_connect(dsn, remaining_ms(st) / 1000, err, n);
+    if (!c) return HS_ERR_UNAVAILABLE;
+    PGresult *r =
+        hs_pg_query(c, "SELECT 1 FROM pg_database WHERE datname = '" PG_DB "'", 0, NULL, err, n);
+    hs_err_t e = r ? HS_OK : HS_ERR_UNAVAILABLE;
+    if (r && PQntuples(r) == 0) e = hs_pg_exec(c, "CREATE DATABASE " PG_DB, err, n);
+    PQclear(r);
+    PQfinish(c);
+    return e;
+}
+
+static hs_err_t pg_after(dev_stack_t *st, int port, char *err, size_t n) {
+    hs_err_t e = pg_create_db(st, port, err, n);
+    if (e) return e;
+    char dsn[128];
+    pg_dsn(port, PG_DB, dsn, sizeof dsn);
+    PGconn *c = hs_pg_connect(dsn, remaining_ms(st) / 1000, err, n);
+    if (!c) return HS_ERR_UNAVAILABLE;
+    int applied = 0;
+    e = hs_pg_migrate(c, &applied, err, n);
+    PQfinish(c);
+    if (e == HS_OK && applied > 0) {
+        size_t len = strlen(st->note);
+        snprintf(st->note + len, sizeof st->note - len, "%s%d migration%s applied",
+                 len ? ", " : "", applied, applied == 1 ? "" : "s");
+    }
+    return e;
+}
+
+static void pg_address(const dev_stack_t *st, int port, char *out, size_t n) {
+    (void)st;
+    pg_dsn(port, PG_DB, out, n);
+}
+
+/* --- redis: no persistence, loopback only --- */
+
+/* Writes the redis-server to run: dev.redis_server as a path, else found in PATH or /usr/bin. */
+static int redis_binary(const dev_stack_t *st, char *out, size_t n) {
+    const char *name = hs_config_str(st->cfg, "dev.redis_server");
+    if (strchr(name, '/')) return snprintf(out, n, "%s", name), access(out, X_OK) == 0;
+    const char *path = getenv("PATH");
+    char dirs[4096];
+    snprintf(dirs, sizeof dirs, "%s:/usr/bin:/usr/sbin", path ? path : "");
+    char *save = NULL;
+    for (char *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+        snprintf(out, n, "%s/%s", d, name);
+        if (*d && access(out, X_OK) == 0) return 1;
+    }
+    snprintf(out, n, "%s", name);
+    return 0;
+}
+
+static hs_err_t redis_check(dev_stack_t *st, char *err, size_t n) {
+    char bin[DEV_PATH];
+    if (redis_binary(st, bin, sizeof bin)) return HS_OK;
+    return hs_fail(HS_ERR_UNAVAILABLE, err, n,
+                   "%s not found in PATH or /usr/bin (install the Debian package redis-server, "
+                   "e.g. with ops/deps.sh, or set dev.redis_server)",
+                   bin);
+}
+
+static hs_err_t redis_prepare(dev_stack_t *st, int port, char *err, size_t n) {
+    (void)port;
+    char dir[DEV_FILE];
+    dev_path(st, "redis", dir, sizeof dir);
+    return dev_mkdirs(dir, 0755, err, n);
+}
+
+static void redis_command(const dev_stack_t *st, int port, dev_cmd_t *cmd) {
+    char bin[DEV_PATH];
+    redis_binary(st, bin, sizeof bin);
+    dev_cmd_add(cmd, "%s", bin);
+    static const char *const fixed[] = {"--bind",      "127.0.0.1", "--save",      "",
+                                        "--appendonly", "no",        "--daemonize", "no"};
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) dev_cmd_add(cmd, "%s", fixed[i]);
+    dev_cmd_add(cmd, "--port");
+    dev_cmd_add(cmd, "%d", port);
+    dev_cmd_add(cmd, "--dir");
+    dev_cmd_add(cmd, "%s/redis", st->dir);
+}
+
+static int redis_ready(dev_stack_t *st, int port, char *why, size_t n) {
+    (void)st;
+    struct timeval tv = {0, 500000};
+    redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
+    if (!c || c->err) {
+        snprintf(why, n, "127.0.0.1:%d: %s", port, c ? c->errstr : "out of memory");
+        redisFree(c);
+        return 0;
+    }
+    redisSetTimeout(c, tv);
+    redisReply *r = redisCommand(c, "PING");
+    int ok = r && r->type == REDIS_REPLY_STATUS && !strcmp(r->str, "PONG");
+    if (!ok) snprintf(why, n, "127.0.0.1:%d: no PONG to PING", port);
+    freeReplyObject(r);
+    redisFree(c);
+    return ok;
+}
+
+static void redis_address(const dev_stack_t *st, int port, char *out, size_t n) {
+    (void)st;
+    snprintf(out, n, "redis://127.0.0.1:%d", port);
+}
+
+/* redis-server replaces its command line with "redis-server 127.0.0.1:PORT". */
+static void redis_signature(const dev_stack_t *st, int port, char *out, size_t n) {
+    (void)st;
+    snprintf(out, n, "redis-server 127.0.0.1:%d", port);
+}
+
+/* --- registry: `hookstream registry` over the stack's Postgres, then the built-in schemas --- */
+
+static void registry_command(const dev_stack_t *st, int port, dev_cmd_t *cmd) {
+    char dsn[128];
+    pg_dsn(port_of(st, "postgres"), PG_DB, dsn, sizeof dsn);
+    dev_cmd_add(cmd, "%s", st->self);
+    dev_cmd_add(cmd, "registry");
+    dev_cmd_add(cmd, "--listen");
+    dev_cmd_add(cmd, "127.0.0.1:%d", port);
+    dev_cmd_add(cmd, "--dsn");
+    dev_cmd_add(cmd, "%s", dsn);
+}
+
+static hs_err_t registry_after(dev_stack_t *st, int port, char *err, size_t n) {
+    char url[64];
+    snprintf(url, sizeof url, "HS_REGISTRY_URL=http://127.0.0.1:%d", port);
+    const char *const args[] = {"schemas", "register", NULL};
+    const char *const env[] = {url, NULL};
+    hs_err_t e = run_self(st, "registry", args, env, err, n);
+    if (e == HS_OK) snprintf(st->note, sizeof st->note, "built-in event schemas registered");
+    return e;
+}
+
+const dev_part_t dev_parts[] = {
+    {.name = "broker", .label = "kafka bootstrap", .port_key = "dev.broker_control_port",
+     .env_addr = "HS_KAFKA_BROKERS", .env_http = "HS_BROKER_CONTROL_URL", .http = 1,
+     .stop_signal = SIGTERM, .prepare = broker_prepare, .command = broker_command,
+     .ready = broker_ready, .address = broker_address},
+    {.name = "postgres", .label = "postgres", .port_key = "dev.pg_port",
+     .env_addr = "HS_POSTGRES_DSN", .as_db_user = 1, .stop_signal = SIGINT, .check = pg_check,
+     .prepare = pg_prepare, .command = pg_command, .ready = pg_ready, .after = pg_after,
+     .address = pg_address},
+    {.name = "redis", .label = "redis", .port_key = "dev.redis_port", .env_addr = "HS_REDIS_URL",
+     .stop_signal = SIGTERM, .check = redis_check, .prepare = redis_prepare,
+     .command = redis_command, .ready = redis_ready, .address = redis_address,
+     .signature = redis_signature},
+    {.name = "registry", .label = "schema registry", .port_key = "dev.registry_port",
+     .env_addr = "HS_REGISTRY_URL", .http = 1, .stop_signal = SIGTERM, .barrier = 1,
+     .command = registry_command, .ready = http_ready, .after = registry_after,
+     .address = http_address},
+    {.name = NULL},
+};
+
+int dev_nparts(void) {
+    int n = 0;
+    while (dev_parts[n].name) n++;
+    return n;
+}
+
+int dev_part_index(const char *name) {
+    for (int i = 0; dev_parts[i].name; i++)
+        if (!strcmp(dev_parts[i].name, name)) return i;
+    return -1;
+}
+
+void dev_part_signature(const dev_stack_t *st, int i, char *out, size_t n) {
+    const dev_part_t *p = &dev_parts[i];
+    if (p->signature) return p->signature(st, st->port[i], out, n);
+    dev_cmd_t cmd = {0};
+    p->command(st, st->port[i], &cmd);
+    size_t len = 0;
+    out[0] = '\0';
+    /* argv[0] is left out: a rebuilt or moved binary still runs the same part. */
+    for (int a = 1; a < cmd.argc && len < n; a++) {
+        int w = snprintf(out + len, n - len, "%s%s", a > 1 ? " " : "", cmd.argv[a]);
+        if (w < 0) break;
+        len += (size_t)w;
+    }
+}
