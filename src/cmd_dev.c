@@ -4,9 +4,9 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <pwd.h>
-#include <grp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +31,8 @@ static const char usage[] =
     "`status` exits 0 when every part is up, 3 when none is, 1 when some are down.\n\n"
     "options:\n"
     "      --dir D           stack directory (dev.dir, default .hookstream)\n"
-    "      --purge           with down: also delete D (the Postgres cluster, logs)\n" CLI_COMMON_HELP;
+    "      --purge           with down: also delete D (the Postgres cluster, "
+    "logs)\n" CLI_COMMON_HELP;
 
 /* --- pid and port files --- */
 
@@ -62,7 +63,8 @@ static pid_t part_pid(const dev_stack_t *st, int i) {
 
 static int count_up(const dev_stack_t *st) {
     int up = 0;
-    for (int i = 0; i < dev_nparts(); i++) up += part_pid(st, i) != 0;
+    for (int i = 0; i < dev_nparts(); i++)
+        up += part_pid(st, i) != 0;
     return up;
 }
 
@@ -333,7 +335,8 @@ static int write_env(dev_stack_t *st) {
     dev_path(st, "env", path, sizeof path);
     len += (size_t)snprintf(buf, sizeof buf,
                             "# The hookstream dev stack in %s, written by `hookstream dev up`.\n"
-                            "# Load it into a shell with: source %s\n", st->dir, path);
+                            "# Load it into a shell with: source %s\n",
+                            st->dir, path);
     for (int i = 0; i < dev_nparts(); i++) {
         const dev_part_t *p = &dev_parts[i];
         p->address(st, st->port[i], addr, sizeof addr);
@@ -461,7 +464,8 @@ static int stack_init(dev_stack_t *st, const cli_common_t *common) {
     int w = dir[0] == '/' ? snprintf(st->dir, sizeof st->dir, "%s", dir)
                           : snprintf(st->dir, sizeof st->dir, "%s/%s", cwd, dir);
     size_t len = strlen(st->dir);
-    while (len > 1 && st->dir[len - 1] == '/') st->dir[--len] = '\0';
+    while (len > 1 && st->dir[len - 1] == '/')
+        st->dir[--len] = '\0';
     ssize_t self = readlink("/proc/self/exe", st->self, sizeof st->self - 1);
     if (w < 0 || (size_t)w >= sizeof st->dir || self <= 0) {
         fprintf(stderr, "hookstream dev: dev.dir too long or /proc/self/exe unreadable\n");
@@ -484,10 +488,16 @@ int cmd_dev(int argc, char **argv) {
     while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT, opts, NULL)) != -1) {
         if (cli_common_opt(&common, opt, optarg)) continue;
         switch (opt) {
-        case 'h': return fputs(usage, stdout), 0;
-        case 'd': cli_set(&common, "dev.dir", optarg); break;
-        case 'p': purge = 1; break;
-        default: return cli_usage_error("dev");
+        case 'h':
+            return fputs(usage, stdout), 0;
+        case 'd':
+            cli_set(&common, "dev.dir", optarg);
+            break;
+        case 'p':
+            purge = 1;
+            break;
+        default:
+            return cli_usage_error("dev");
         }
     }
     if (optind != argc - 1) {
@@ -496,7 +506,8 @@ int cmd_dev(int argc, char **argv) {
     }
     const char *sub = argv[optind];
     size_t k = 0, nsub = sizeof subcommands / sizeof subcommands[0];
-    while (k < nsub && strcmp(subcommands[k].name, sub)) k++;
+    while (k < nsub && strcmp(subcommands[k].name, sub))
+        k++;
     if (k == nsub || (purge && strcmp(sub, "down"))) {
         fprintf(stderr, "hookstream dev: '%s'%s\n", sub,
                 k == nsub ? " is not a subcommand" : ": --purge goes with down");

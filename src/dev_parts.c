@@ -83,7 +83,8 @@ static hs_err_t run_self(const dev_stack_t *st, const char *part, const char *co
                          const char *const *env_overrides, char *err, size_t n) {
     dev_cmd_t cmd = {0};
     dev_cmd_add(&cmd, "%s", st->self);
-    for (size_t i = 0; args[i]; i++) dev_cmd_add(&cmd, "%s", args[i]);
+    for (size_t i = 0; args[i]; i++)
+        dev_cmd_add(&cmd, "%s", args[i]);
     char log[DEV_FILE], name[64];
     snprintf(name, sizeof name, "logs/%s.log", part);
     dev_path(st, name, log, sizeof log);
@@ -165,8 +166,10 @@ static hs_err_t pg_open_path(const dev_stack_t *st, char *err, size_t n) {
         if (sb.st_mode & S_IXOTH) continue;
         if (chmod(p, (sb.st_mode & 07777) | S_IXOTH) != 0)
             return hs_fail(HS_ERR_IO, err, n, "chmod o+x %s: %s", p, strerror(errno));
-        fprintf(stderr, "hookstream dev: made %s searchable (o+x) so the postgres account can "
-                        "reach %s\n", p, st->dir);
+        fprintf(stderr,
+                "hookstream dev: made %s searchable (o+x) so the postgres account can "
+                "reach %s\n",
+                p, st->dir);
     }
     return HS_OK;
 }
@@ -271,8 +274,8 @@ static hs_err_t pg_after(dev_stack_t *st, int port, char *err, size_t n) {
     PQfinish(c);
     if (e == HS_OK && applied > 0) {
         size_t len = strlen(st->note);
-        snprintf(st->note + len, sizeof st->note - len, "%s%d migration%s applied",
-                 len ? ", " : "", applied, applied == 1 ? "" : "s");
+        snprintf(st->note + len, sizeof st->note - len, "%s%d migration%s applied", len ? ", " : "",
+                 applied, applied == 1 ? "" : "s");
     }
     return e;
 }
@@ -320,9 +323,10 @@ static void redis_command(const dev_stack_t *st, int port, dev_cmd_t *cmd) {
     char bin[DEV_PATH];
     redis_binary(st, bin, sizeof bin);
     dev_cmd_add(cmd, "%s", bin);
-    static const char *const fixed[] = {"--bind",      "127.0.0.1", "--save",      "",
+    static const char *const fixed[] = {"--bind",       "127.0.0.1", "--save",      "",
                                         "--appendonly", "no",        "--daemonize", "no"};
-    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) dev_cmd_add(cmd, "%s", fixed[i]);
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        dev_cmd_add(cmd, "%s", fixed[i]);
     dev_cmd_add(cmd, "--port");
     dev_cmd_add(cmd, "%d", port);
     dev_cmd_add(cmd, "--dir");
@@ -382,28 +386,58 @@ static hs_err_t registry_after(dev_stack_t *st, int port, char *err, size_t n) {
 }
 
 const dev_part_t dev_parts[] = {
-    {.name = "broker", .label = "kafka bootstrap", .port_key = "dev.broker_control_port",
-     .env_addr = "HS_KAFKA_BROKERS", .env_http = "HS_BROKER_CONTROL_URL", .http = 1,
-     .stop_signal = SIGTERM, .prepare = broker_prepare, .command = broker_command,
-     .ready = broker_ready, .address = broker_address},
-    {.name = "postgres", .label = "postgres", .port_key = "dev.pg_port",
-     .env_addr = "HS_POSTGRES_DSN", .as_db_user = 1, .stop_signal = SIGINT, .check = pg_check,
-     .prepare = pg_prepare, .command = pg_command, .ready = pg_ready, .after = pg_after,
+    {.name = "broker",
+     .label = "kafka bootstrap",
+     .port_key = "dev.broker_control_port",
+     .env_addr = "HS_KAFKA_BROKERS",
+     .env_http = "HS_BROKER_CONTROL_URL",
+     .http = 1,
+     .stop_signal = SIGTERM,
+     .prepare = broker_prepare,
+     .command = broker_command,
+     .ready = broker_ready,
+     .address = broker_address},
+    {.name = "postgres",
+     .label = "postgres",
+     .port_key = "dev.pg_port",
+     .env_addr = "HS_POSTGRES_DSN",
+     .as_db_user = 1,
+     .stop_signal = SIGINT,
+     .check = pg_check,
+     .prepare = pg_prepare,
+     .command = pg_command,
+     .ready = pg_ready,
+     .after = pg_after,
      .address = pg_address},
-    {.name = "redis", .label = "redis", .port_key = "dev.redis_port", .env_addr = "HS_REDIS_URL",
-     .stop_signal = SIGTERM, .check = redis_check, .prepare = redis_prepare,
-     .command = redis_command, .ready = redis_ready, .address = redis_address,
+    {.name = "redis",
+     .label = "redis",
+     .port_key = "dev.redis_port",
+     .env_addr = "HS_REDIS_URL",
+     .stop_signal = SIGTERM,
+     .check = redis_check,
+     .prepare = redis_prepare,
+     .command = redis_command,
+     .ready = redis_ready,
+     .address = redis_address,
      .signature = redis_signature},
-    {.name = "registry", .label = "schema registry", .port_key = "dev.registry_port",
-     .env_addr = "HS_REGISTRY_URL", .http = 1, .stop_signal = SIGTERM, .barrier = 1,
-     .command = registry_command, .ready = http_ready, .after = registry_after,
+    {.name = "registry",
+     .label = "schema registry",
+     .port_key = "dev.registry_port",
+     .env_addr = "HS_REGISTRY_URL",
+     .http = 1,
+     .stop_signal = SIGTERM,
+     .barrier = 1,
+     .command = registry_command,
+     .ready = http_ready,
+     .after = registry_after,
      .address = http_address},
     {.name = NULL},
 };
 
 int dev_nparts(void) {
     int n = 0;
-    while (dev_parts[n].name) n++;
+    while (dev_parts[n].name)
+        n++;
     return n;
 }
 

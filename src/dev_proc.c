@@ -108,7 +108,8 @@ void dev_log_tail(const char *path, int lines, FILE *out) {
     size_t len = fread(buf, 1, sizeof buf - 1, f);
     fclose(f);
     buf[len] = '\0';
-    while (len > 0 && buf[len - 1] == '\n') buf[--len] = '\0';
+    while (len > 0 && buf[len - 1] == '\n')
+        buf[--len] = '\0';
     const char *start = buf + len;
     for (int seen = 0; start > buf; start--)
         if (start[-1] == '\n' && ++seen == lines) break;
@@ -185,7 +186,8 @@ static void child_exec(const dev_spawn_t *sp, int logfd, int nullfd, int errfd) 
     if (sp->cwd && chdir(sp->cwd) != 0) child_fail(errfd, 1);
     /* Nothing else of ours (the lock file, sockets) may outlive us in the stack's processes. */
     if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0)
-        for (int fd = 3; fd < 4096; fd++) fcntl(fd, F_SETFD, FD_CLOEXEC);
+        for (int fd = 3; fd < 4096; fd++)
+            fcntl(fd, F_SETFD, FD_CLOEXEC);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
@@ -225,8 +227,8 @@ pid_t dev_spawn(const dev_spawn_t *sp, char *err, size_t n) {
     }
     if (r == (ssize_t)sizeof f) {
         waitpid(pid, NULL, 0);
-        hs_fail(HS_ERR_UNAVAILABLE, err, n, "cannot run %s: %s: %s", sp->argv[0],
-                stages[f.stage], strerror(f.err));
+        hs_fail(HS_ERR_UNAVAILABLE, err, n, "cannot run %s: %s: %s", sp->argv[0], stages[f.stage],
+                strerror(f.err));
         return -1;
     }
     return pid;
@@ -236,8 +238,7 @@ static void describe_status(int status, char *why, size_t n) {
     if (WIFEXITED(status))
         snprintf(why, n, "exited with status %d", WEXITSTATUS(status));
     else if (WIFSIGNALED(status))
-        snprintf(why, n, "killed by signal %d (%s)", WTERMSIG(status),
-                 strsignal(WTERMSIG(status)));
+        snprintf(why, n, "killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
     else
         snprintf(why, n, "ended");
 }
@@ -248,8 +249,7 @@ hs_err_t dev_run(const dev_spawn_t *sp, int timeout_ms, char *err, size_t n) {
     int64_t deadline = dev_now_ms() + timeout_ms;
     int status = 0;
     pid_t w;
-    while ((w = waitpid(pid, &status, WNOHANG)) == 0 && dev_now_ms() < deadline &&
-           !dev_interrupted)
+    while ((w = waitpid(pid, &status, WNOHANG)) == 0 && dev_now_ms() < deadline && !dev_interrupted)
         dev_sleep_ms(20);
     if (w == 0) {
         kill(-pid, SIGKILL);
@@ -330,8 +330,10 @@ extern char **environ;
 
 char **dev_env_new(const char *const *overrides) {
     size_t ne = 0, no = 0;
-    while (environ[ne]) ne++;
-    while (overrides && overrides[no]) no++;
+    while (environ[ne])
+        ne++;
+    while (overrides && overrides[no])
+        no++;
     char **env = calloc(ne + no + 1, sizeof *env);
     if (!env) return NULL;
     size_t k = 0;
@@ -339,10 +341,11 @@ char **dev_env_new(const char *const *overrides) {
         size_t name_len = strcspn(environ[i], "=");
         int replaced = 0;
         for (size_t j = 0; j < no && !replaced; j++)
-            replaced = !strncmp(environ[i], overrides[j], name_len) &&
-                       overrides[j][name_len] == '=';
+            replaced =
+                !strncmp(environ[i], overrides[j], name_len) && overrides[j][name_len] == '=';
         if (!replaced) env[k++] = environ[i];
     }
-    for (size_t j = 0; j < no; j++) env[k++] = (char *)overrides[j];
+    for (size_t j = 0; j < no; j++)
+        env[k++] = (char *)overrides[j];
     return env;
 }
