@@ -50,6 +50,10 @@ const hs_config_key_t hs_config_keys[] = {
     {"broker.topics", HS_CFG_STR, "", NULL,
      "Extra topics to create at start, as name[:partitions],... (hookstream's own topics are "
      "always created)."},
+    {"broker.control_url", HS_CFG_STR, "", NULL,
+     "Control API of a running `hookstream broker` (http://host:port, its second stdout line). "
+     "`topics create` uses it when the cluster cannot create topics itself (the embedded broker "
+     "has no CreateTopics)."},
 
     {"dev.dir", HS_CFG_STR, ".hookstream", NULL,
      "Directory of the dev stack: pid files, logs, Postgres cluster, env file."},

@@ -39,8 +39,15 @@ static hs_log_level_t level_of(int syslog_level) {
 }
 
 void hs_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
-    hs_log(level_of(level), buf, "{s:s, s:s}", "rdkafka", rk ? rd_kafka_name(rk) : "?",
-           "facility", fac);
+    /* librdkafka starts each line with "[thrd:NAME]: "; that goes into its own field. */
+    const char *thread = "", *msg = buf, *end;
+    if (!strncmp(buf, "[thrd:", 6) && (end = strstr(buf, "]: "))) {
+        thread = buf;
+        msg = end + 3;
+    }
+    int tlen = *thread ? (int)(msg - buf - 9) : 0;
+    hs_log(level_of(level), msg, "{s:s, s:s, s:s%}", "rdkafka", rk ? rd_kafka_name(rk) : "?",
+           "facility", fac, "thread", *thread ? thread + 6 : "", (size_t)(tlen > 0 ? tlen : 0));
 }
 
 static hs_err_t set_one(rd_kafka_conf_t *conf, const char *name, const char *value,
@@ -159,6 +166,12 @@ hs_err_t hs_kafka_check(rd_kafka_t *rk, int timeout_ms, char *errstr, size_t n) 
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return HS_OK;
     return hs_fail(HS_ERR_UNAVAILABLE, errstr, n, "kafka at %s: unreachable (%s after %d ms)",
                    hs_kafka_brokers(rk), rd_kafka_err2str(err), timeout_ms);
+}
+
+int hs_kafka_topic_name_ok(const char *name) {
+    size_t len = strlen(name);
+    if (len == 0 || len > 249 || !strcmp(name, ".") || !strcmp(name, "..")) return 0;
+    return strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == len;
 }
 
 hs_err_t hs_kafka_topic_partitions(rd_kafka_t *rk, const char *topic, int *partitions,

@@ -67,6 +67,9 @@ const char *hs_kafka_brokers(rd_kafka_t *rk);
  * longer); else HS_ERR_UNAVAILABLE and "kafka at BROKERS: unreachable (<reason>)". */
 hs_err_t hs_kafka_check(rd_kafka_t *rk, int timeout_ms, char *errstr, size_t errstr_size);
 
+/* Returns 1 when name is a legal Kafka topic name: 1-249 of [A-Za-z0-9._-], not "." or "..". */
+int hs_kafka_topic_name_ok(const char *name);
+
 /* Topic partitions as the cluster reports them: *partitions = count. Unknown topic →
  * HS_ERR_NOT_FOUND "topic 'x' does not exist". Never asks the broker to auto-create it. */
 hs_err_t hs_kafka_topic_partitions(rd_kafka_t *rk, const char *topic, int *partitions,

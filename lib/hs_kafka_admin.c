@@ -136,8 +136,12 @@ static hs_err_t admin_create(rd_kafka_t *rk, const char *topic, int partitions, 
 hs_err_t hs_kafka_topic_create(rd_kafka_t *rk, const char *topic, int partitions,
                                int replication_factor, const char *control_url, int timeout_ms,
                                char *errstr, size_t n) {
-    if (!topic[0] || partitions < 1)
-        return hs_fail(HS_ERR_INVALID, errstr, n, "topic needs a name and at least 1 partition");
+    if (!hs_kafka_topic_name_ok(topic))
+        return hs_fail(HS_ERR_INVALID, errstr, n,
+                       "'%s' is not a topic name (1-249 characters of [A-Za-z0-9._-])", topic);
+    if (partitions < 1)
+        return hs_fail(HS_ERR_INVALID, errstr, n, "topic '%s': partitions must be at least 1",
+                       topic);
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_resp_err_t merr = rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms);
     if (merr)

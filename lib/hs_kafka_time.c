@@ -43,15 +43,28 @@ static int is_copied(const char *name) {
     return 0;
 }
 
+/* The value name has in a dump (name, value, name, value, ...), NULL if absent. */
+static const char *dump_value(const char **dump, size_t cnt, const char *name) {
+    for (size_t i = 0; i + 1 < cnt; i += 2)
+        if (!strcmp(dump[i], name)) return dump[i + 1];
+    return NULL;
+}
+
 static rd_kafka_t *probe_new(rd_kafka_t *rk, char *errstr, size_t n) {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rd_kafka_conf_set_log_cb(conf, hs_kafka_log_cb);
-    size_t cnt = 0;
+    size_t cnt = 0, dcnt = 0;
     const char **dump = rd_kafka_conf_dump((rd_kafka_conf_t *)rd_kafka_conf(rk), &cnt);
+    const char **defaults = rd_kafka_conf_dump(conf, &dcnt);
     char msg[256];
-    for (size_t i = 0; i + 1 < cnt; i += 2)
-        if (dump[i + 1][0] && is_copied(dump[i]))
+    /* Only what the caller changed: setting a default again would trip librdkafka's warnings
+     * about deprecated or inconsistent properties. */
+    for (size_t i = 0; i + 1 < cnt; i += 2) {
+        const char *def = dump_value(defaults, dcnt, dump[i]);
+        if (is_copied(dump[i]) && (!def || strcmp(def, dump[i + 1])))
             rd_kafka_conf_set(conf, dump[i], dump[i + 1], msg, sizeof msg);
+    }
+    rd_kafka_conf_dump_free(defaults, dcnt);
     rd_kafka_conf_dump_free(dump, cnt);
     for (size_t i = 0; i < sizeof probe_props / sizeof probe_props[0]; i++)
         rd_kafka_conf_set(conf, probe_props[i].name, probe_props[i].value, msg, sizeof msg);

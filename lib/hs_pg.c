@@ -30,6 +30,14 @@ static void first_line(const char *msg, char *out, size_t size) {
     snprintf(out, size, "%.*s", (int)len, msg);
 }
 
+/* Server notices ("relation already exists, skipping") are not errors: log them at debug. */
+static void log_notice(void *arg, const char *message) {
+    (void)arg;
+    char line[512];
+    first_line(message, line, sizeof line);
+    hs_log(HS_LOG_DEBUG, "postgres notice", "{s:s}", "notice", line);
+}
+
 PGconn *hs_pg_connect(const char *dsn, int timeout_s, char *errstr, size_t n) {
     char where[256], timeout[16], reason[256];
     hs_pg_describe(dsn, where, sizeof where);
@@ -47,6 +55,7 @@ PGconn *hs_pg_connect(const char *dsn, int timeout_s, char *errstr, size_t n) {
         PQfinish(conn);
         return NULL;
     }
+    PQsetNoticeProcessor(conn, log_notice, NULL);
     return conn;
 }
 

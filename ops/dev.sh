@@ -38,7 +38,7 @@ if [[ ! -f $build/CMakeCache.txt ]]; then
 fi
 cmake --build "$build" -j2 --target hookstream
 
-echo "==> starting the stack in $dev_dir"
+
 "$hs" dev up --dir "$dev_dir"
 # shellcheck disable=SC1091
 source "$dev_dir/env"

@@ -28,14 +28,14 @@ summary() {
   exit $?
 }
 
-# configure DIR [cmake args...]: the build type is only chosen for a new build directory, so a
-# directory someone configured differently is not rebuilt from scratch.
+# configure DIR BUILD_TYPE [cmake args...]: the build type only applies to a new build
+# directory, so one configured differently is not rebuilt from scratch.
 configure() {
-  local dir=$1; shift
+  local dir=$1 type=$2; shift 2
   if [[ -f $dir/CMakeCache.txt ]]; then
     cmake -S . -B "$dir" "$@" >/dev/null
   else
-    cmake -S . -B "$dir" "$@"
+    cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE="$type" "$@"
   fi
 }
 
@@ -74,9 +74,9 @@ if [[ ${HS_TEST_SKIP_DEPS:-0} != 1 ]]; then
 fi
 
 step "build $build"
-build_or_fail "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+build_or_fail "$build" RelWithDebInfo
 step "build $asan (ASan + UBSan)"
-build_or_fail "$asan" -DCMAKE_BUILD_TYPE=Debug -DHS_SANITIZE=address,undefined
+build_or_fail "$asan" Debug -DHS_SANITIZE=address,undefined
 
 stack=$(mktemp -d /tmp/hookstream-test.XXXXXX)
 stop_stack() {
@@ -110,7 +110,7 @@ then
   step "fuzz build $fuzz (clang, ${fuzz_seconds}s per target)"
   targets=()
   for src in tests/fuzz/fuzz_*.c; do targets+=(--target "$(basename "$src" .c)"); done
-  if CC=clang configure "$fuzz" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHS_FUZZ_SECONDS="$fuzz_seconds" &&
+  if CC=clang configure "$fuzz" RelWithDebInfo -DHS_FUZZ_SECONDS="$fuzz_seconds" &&
      cmake --build "$fuzz" -j2 "${targets[@]}"; then
     run_ctest "$fuzz" 2 'fuzz'
   else

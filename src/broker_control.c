@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hs_kafka.h"
 #include "hs_log.h"
 #include "hs_metrics.h"
 
@@ -28,12 +29,6 @@ static const struct {
     {"EndTxn", 26},         {"TxnOffsetCommit", 28},
 };
 #define NAPIS (sizeof apis / sizeof apis[0])
-
-int broker_topic_name_ok(const char *name) {
-    size_t len = strlen(name);
-    if (len == 0 || len > 249 || !strcmp(name, ".") || !strcmp(name, "..")) return 0;
-    return strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == len;
-}
 
 rd_kafka_resp_err_t broker_topic_create(broker_state_t *st, const char *name, int partitions) {
     return rd_kafka_mock_topic_create(st->mock, name, partitions, st->replication_factor);
@@ -84,7 +79,7 @@ static void topics_post(hs_http_req_t *req, void *opaque) {
     json_t *jp = json_object_get(doc, "partitions");
     json_int_t partitions = jp ? json_integer_value(jp) : st->default_partitions;
     char why[320] = "";
-    if (!name || !broker_topic_name_ok(name))
+    if (!name || !hs_kafka_topic_name_ok(name))
         snprintf(why, sizeof why, "\"name\": expected a topic name of 1-249 characters "
                                   "[A-Za-z0-9._-]");
     else if ((jp && !json_is_integer(jp)) || partitions < 1 || partitions > MAX_PARTITIONS)

@@ -21,9 +21,6 @@ typedef struct {
     int default_partitions;
 } broker_state_t;
 
-/* Returns 1 when name is a legal Kafka topic name (1-249 of [A-Za-z0-9._-], not "." or ".."). */
-int broker_topic_name_ok(const char *name);
-
 /* Creates topic on the mock cluster; returns librdkafka's answer (TOPIC_ALREADY_EXISTS, ...). */
 rd_kafka_resp_err_t broker_topic_create(broker_state_t *st, const char *name, int partitions);
 

@@ -31,7 +31,8 @@ int cli_common_opt(cli_common_t *c, int opt, const char *arg) {
         fprintf(stderr, "hookstream: --set %s: expected KEY=VALUE\n", arg);
         exit(2);
     }
-    char *key = strndup(arg, (size_t)(eq - arg)); /* lives as long as the process */
+    char *key = c->set_keys[c->nsets < CLI_MAX_SETS ? c->nsets : 0];
+    snprintf(key, sizeof c->set_keys[0], "%.*s", (int)(eq - arg), arg);
     cli_set(c, key, eq + 1);
     return 1;
 }

@@ -19,6 +19,7 @@ typedef struct {
 typedef struct {
     const char *config_path; /* --config, else $HS_CONFIG, else ./hookstream.yaml if present */
     const char *sets[CLI_MAX_SETS][2]; /* key, value: --set and command flags, in order */
+    char set_keys[CLI_MAX_SETS][128];  /* storage for the keys of --set KEY=VALUE */
     int nsets;
 } cli_common_t;
 

@@ -76,7 +76,7 @@ static int topic_spec_add(topics_t *t, const char *spec, size_t len, int def, ch
                             MAX_PARTITIONS),
                    -1;
     }
-    if (!broker_topic_name_ok(buf))
+    if (!hs_kafka_topic_name_ok(buf))
         return snprintf(why, n, "'%s': a topic name is 1-249 characters of [A-Za-z0-9._-]", buf),
                -1;
     if (t->n == MAX_TOPICS) return snprintf(why, n, "more than %d topics", MAX_TOPICS), -1;

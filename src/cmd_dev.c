@@ -175,7 +175,7 @@ static int fail_part(dev_stack_t *st, int i, const char *what) {
     return 1;
 }
 
-static int start_part(dev_stack_t *st, int i) {
+static int start_part(dev_stack_t *st, int i, pid_t *started) {
     const dev_part_t *p = &dev_parts[i];
     char err[DEV_PATH + 512], log[DEV_FILE], name[64], path[DEV_FILE], text[32];
     if (p->prepare && p->prepare(st, st->port[i], err, sizeof err)) return fail_part(st, i, err);
@@ -201,6 +201,7 @@ static int start_part(dev_stack_t *st, int i) {
     /* Written at once, so `down` can stop a stack whose `up` was killed half way. */
     part_file(st, i, "pid", path, sizeof path);
     snprintf(text, sizeof text, "%d\n", (int)pid);
+    *started = pid;
     if (dev_write_file(path, text, err, sizeof err)) return fail_part(st, i, err);
     return 0;
 }
@@ -208,56 +209,68 @@ static int start_part(dev_stack_t *st, int i) {
 /* What `up` tracks of one part while the stack starts. */
 typedef struct {
     int64_t started_ms;
+    pid_t pid;
+    int ready;
     char note[256]; /* what prepare did, for the "ready" line */
 } progress_t;
 
-/* Waits until part i is ready and runs its `after` step. */
-static int wait_part(dev_stack_t *st, int i, const progress_t *pr) {
+/* Checks part i once: returns 1 when it is ready (its `after` step done), 0 when not yet, -1
+ * when it failed (reported). */
+static int poll_part(dev_stack_t *st, int i, const progress_t *pr) {
     const dev_part_t *p = &dev_parts[i];
-    char why[512] = "", err[512];
-    char pidf[DEV_FILE];
-    part_file(st, i, "pid", pidf, sizeof pidf);
-    pid_t pid = dev_pid_read(pidf);
+    char why[512] = "", err[512], msg[700];
     int64_t timeout = hs_config_int(st->cfg, "dev.start_timeout_ms");
     st->deadline_ms = pr->started_ms + timeout;
-    while (!p->ready(st, st->port[i], why, sizeof why)) {
-        char msg[700];
-        if (dev_child_exited(pid, err, sizeof err)) {
+    if (!p->ready(st, st->port[i], why, sizeof why)) {
+        if (dev_child_exited(pr->pid, err, sizeof err)) {
             snprintf(msg, sizeof msg, "exited before it was ready (%s)", err);
-            return fail_part(st, i, msg);
+            return -fail_part(st, i, msg);
         }
-        if (dev_interrupted) return fail_part(st, i, "interrupted while starting");
-        if (dev_now_ms() >= st->deadline_ms) {
-            snprintf(msg, sizeof msg, "not ready within %lld ms (%s)", (long long)timeout, why);
-            return fail_part(st, i, msg);
-        }
-        dev_sleep_ms(100);
+        if (dev_interrupted) return -fail_part(st, i, "interrupted while starting");
+        if (dev_now_ms() < st->deadline_ms) return 0;
+        snprintf(msg, sizeof msg, "not ready within %lld ms (%s)", (long long)timeout, why);
+        return -fail_part(st, i, msg);
     }
     snprintf(st->note, sizeof st->note, "%s", pr->note);
-    if (p->after && p->after(st, st->port[i], err, sizeof err)) return fail_part(st, i, err);
+    if (p->after && p->after(st, st->port[i], err, sizeof err)) return -fail_part(st, i, err);
     printf("  %-9s ready in %.1f s%s%s%s\n", p->name,
            (double)(dev_now_ms() - pr->started_ms) / 1000, st->note[0] ? " (" : "", st->note,
            st->note[0] ? ")" : "");
     fflush(stdout);
+    return 1;
+}
+
+/* Waits until parts [from, upto) are ready, polling them together so that each is reported as
+ * soon as it is ready. */
+static int wait_parts(dev_stack_t *st, int from, int upto, progress_t *pr) {
+    for (int pending = upto - from; pending > 0;) {
+        for (int i = from; i < upto; i++) {
+            int r = pr[i].ready ? 0 : poll_part(st, i, &pr[i]);
+            if (r < 0) return 1;
+            pr[i].ready |= r;
+            pending -= r;
+        }
+        if (pending > 0) dev_sleep_ms(50);
+    }
     return 0;
 }
 
 /* Starts the parts in table order; a part marked barrier first waits for every earlier one. */
 static int start_all(dev_stack_t *st) {
     int n = dev_nparts(), waited = 0;
-    progress_t pr[DEV_MAX_PARTS];
+    progress_t pr[DEV_MAX_PARTS] = {0};
     for (int i = 0; i < n; i++) {
-        for (; dev_parts[i].barrier && waited < i; waited++)
-            if (wait_part(st, waited, &pr[waited])) return 1;
+        if (dev_parts[i].barrier) {
+            if (wait_parts(st, waited, i, pr)) return 1;
+            waited = i;
+        }
         pr[i].started_ms = dev_now_ms();
         st->deadline_ms = pr[i].started_ms + hs_config_int(st->cfg, "dev.start_timeout_ms");
         st->note[0] = '\0';
-        if (start_part(st, i)) return 1;
+        if (start_part(st, i, &pr[i].pid)) return 1;
         snprintf(pr[i].note, sizeof pr[i].note, "%s", st->note);
     }
-    for (; waited < n; waited++)
-        if (wait_part(st, waited, &pr[waited])) return 1;
-    return 0;
+    return wait_parts(st, waited, n, pr);
 }
 
 static int choose_ports(dev_stack_t *st) {

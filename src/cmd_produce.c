@@ -1,10 +1,490 @@
+/* hookstream produce: typed events in (JSON), Confluent-wire-format Avro out. Every line is
+ * validated and encoded before the first message is sent, so one bad line sends nothing. */
+#include <errno.h>
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
+#include "cli.h"
 #include "commands.h"
+#include "hs_avro.h"
+#include "hs_catalog.h"
+#include "hs_envelope.h"
+#include "hs_kafka.h"
+#include "hs_registry.h"
+#include "hs_wire.h"
+
+#define DEFAULT_SOURCE "/hookstream/cli"
+#define MAX_LINE_BYTES (4 * 1024 * 1024)
+#define MAX_INPUT_BYTES ((size_t)2 << 30) /* encoded bytes held before sending */
+#define PRINT_EACH_MAX 10                 /* up to this many events: one line each */
+#define MAX_FAILURES_SHOWN 10
+
+static const char usage[] =
+    "usage: hookstream produce [options] [JSON]\n\n"
+    "Sends typed events. Input: the JSON argument, else JSON lines from --from-file or stdin.\n"
+    "A line is the event's data (then --type is required) or an envelope\n"
+    "  {\"type\", \"data\", \"id\"?, \"source\"?, \"subject\"?, \"tenant\"?, \"time\"?, "
+    "\"traceparent\"?}.\n"
+    "Each event is validated against its Avro schema and encoded (Confluent wire format, schema\n"
+    "id from the registry) BEFORE anything is sent: one bad line sends nothing. Key and\n"
+    "ce_subject = the type's key field (or --key); topic = hs.events.<domain> (or --topic).\n"
+    "Prints {\"topic\",\"partition\",\"offset\",\"key\",\"id\",\"type\"} per event for up to 10\n"
+    "events (or with --verbose), else a summary on stderr.\n\n"
+    "options:\n"
+    "  -t, --type TYPE         event type of data lines, e.g. order.placed\n"
+    "  -k, --key KEY           Kafka key and ce_subject (default: the type's key field)\n"
+    "      --id ID             ce_id (default: a new UUID per event)\n"
+    "      --source SRC        ce_source (default " DEFAULT_SOURCE ")\n"
+    "      --tenant T          hs_tenant\n"
+    "      --time RFC3339      ce_time (default: now)\n"
+    "      --traceparent TP    W3C traceparent (default: a new trace per event)\n"
+    "      --topic TOPIC       send to TOPIC instead of the type's topic\n"
+    "  -f, --from-file FILE    read JSON lines from FILE ('-' = stdin)\n"
+    "  -v, --verbose           one output line per event, however many\n"
+    "  -b, --brokers LIST      bootstrap servers (kafka.brokers)\n"
+    "      --registry URL      schema registry (registry.url; empty: Postgres catalog)\n"
+    CLI_COMMON_HELP;
+
+/* Envelope attributes a line or a flag may set, and where they go in hs_envelope_t. */
+enum { F_ID, F_SOURCE, F_SUBJECT, F_TENANT, F_TIME, F_TRACEPARENT, NFIELDS };
+static const struct {
+    const char *name;
+    size_t offset, size;
+} fields[NFIELDS] = {
+    [F_ID] = {"id", offsetof(hs_envelope_t, id), sizeof(((hs_envelope_t *)0)->id)},
+    [F_SOURCE] = {"source", offsetof(hs_envelope_t, source), sizeof(((hs_envelope_t *)0)->source)},
+    [F_SUBJECT] = {"subject", offsetof(hs_envelope_t, subject),
+                   sizeof(((hs_envelope_t *)0)->subject)},
+    [F_TENANT] = {"tenant", offsetof(hs_envelope_t, tenant), sizeof(((hs_envelope_t *)0)->tenant)},
+    [F_TIME] = {"time", offsetof(hs_envelope_t, time), sizeof(((hs_envelope_t *)0)->time)},
+    [F_TRACEPARENT] = {"traceparent", offsetof(hs_envelope_t, traceparent),
+                       sizeof(((hs_envelope_t *)0)->traceparent)},
+};
+
+typedef struct {
+    const hs_event_type_t *type;
+    char *value; /* wire header room (5 bytes) + Avro body; handed to librdkafka when sent */
+    size_t len;
+    char *key;
+    char *over[NFIELDS]; /* the line's own envelope attributes; NULL: flag or default */
+    char *id;            /* ce_id as sent, kept only when printed */
+    long line;
+    int32_t partition;
+    int64_t offset;
+    rd_kafka_resp_err_t err;
+    int done;
+} event_t;
+
+typedef struct {
+    const char *type_flag, *topic, *file, *arg;
+    const char *flag[NFIELDS]; /* --id, --source, --key (as subject), ... */
+    int verbose;
+    event_t *ev;
+    size_t n, cap, bytes;
+    int32_t *ids; /* schema id per catalog index */
+    long pending; /* messages without a delivery report */
+} produce_t;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Checks one envelope attribute value; returns 0 or -1 with why. */
+static int field_check(int f, const char *v, char *why, size_t n) {
+    if (strlen(v) >= fields[f].size)
+        return snprintf(why, n, "%s: longer than %zu characters", fields[f].name,
+                        fields[f].size - 1),
+               -1;
+    if (f == F_TIME && !hs_envelope_valid_time(v))
+        return snprintf(why, n, "time: '%s' is not an RFC 3339 timestamp", v), -1;
+    if (f == F_TRACEPARENT && !hs_envelope_valid_traceparent(v))
+        return snprintf(why, n, "traceparent: '%s' is not a W3C traceparent", v), -1;
+    if (!v[0]) return snprintf(why, n, "%s: empty", fields[f].name), -1;
+    return 0;
+}
+
+static void known_types(char *out, size_t n) {
+    size_t len = 0;
+    out[0] = 0;
+    for (size_t i = 0; i < hs_catalog_count() && len < n; i++)
+        len += (size_t)snprintf(out + len, n - len, "%s%s", i ? ", " : "", hs_catalog_at(i)->type);
+}
+
+static size_t catalog_index(const hs_event_type_t *t) {
+    for (size_t i = 0; i < hs_catalog_count(); i++)
+        if (hs_catalog_at(i) == t) return i;
+    return 0;
+}
+
+/* Splits a line into type name, data object and envelope attributes. */
+static int split_line(produce_t *p, json_t *doc, event_t *e, const char **type, json_t **data,
+                      char *why, size_t n) {
+    json_t *jd = json_object_get(doc, "data"), *jt = json_object_get(doc, "type");
+    if (!json_is_object(jd) || !json_is_string(jt)) { /* the data object itself */
+        *type = p->type_flag;
+        *data = doc;
+        if (!*type) return snprintf(why, n, "no event type: give --type or an envelope "
+                                            "{\"type\", \"data\"}"), -1;
+        return 0;
+    }
+    *type = json_string_value(jt);
+    *data = jd;
+    const char *k;
+    json_t *v;
+    json_object_foreach(doc, k, v) {
+        if (!strcmp(k, "type") || !strcmp(k, "data")) continue;
+        int f = 0;
+        while (f < NFIELDS && strcmp(fields[f].name, k)) f++;
+        if (f == NFIELDS)
+            return snprintf(why, n, "unknown envelope field '%s' (type, data, id, source, "
+                                    "subject, tenant, time, traceparent)", k), -1;
+        if (!json_is_string(v)) return snprintf(why, n, "%s: expected a string", k), -1;
+        if (field_check(f, json_string_value(v), why, n)) return -1;
+        e->over[f] = strdup(json_string_value(v));
+    }
+    return 0;
+}
+
+/* The key: --key, else the line's subject, else the data's key field (a string or integer). */
+static int event_key(produce_t *p, event_t *e, json_t *data, char *why, size_t n) {
+    const char *k = p->flag[F_SUBJECT] ? p->flag[F_SUBJECT] : e->over[F_SUBJECT];
+    char num[32];
+    if (!k) {
+        json_t *v = json_object_get(data, e->type->key_field);
+        if (json_is_integer(v)) {
+            snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+            k = num;
+        } else {
+            k = json_string_value(v);
+        }
+    }
+    if (!k || !k[0])
+        return snprintf(why, n, "%s: no key (the field is empty or null; give --key)",
+                        e->type->key_field), -1;
+    if (strlen(k) >= fields[F_SUBJECT].size)
+        return snprintf(why, n, "key longer than %zu characters", fields[F_SUBJECT].size - 1), -1;
+    e->key = strdup(k);
+    return 0;
+}
+
+/* Validates and encodes one input line into e; returns 0 or -1 with why. */
+static int event_parse(produce_t *p, const char *text, size_t len, event_t *e, char *why,
+                       size_t n) {
+    json_error_t jerr;
+    json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!doc) return snprintf(why, n, "invalid JSON: %s (column %d)", jerr.text, jerr.column), -1;
+    const char *type = NULL;
+    json_t *data = NULL;
+    int rc = -1;
+    if (!json_is_object(doc)) {
+        snprintf(why, n, "expected a JSON object");
+    } else if (!split_line(p, doc, e, &type, &data, why, n)) {
+        char known[1024];
+        e->type = hs_catalog_find(type);
+        if (!e->type) {
+            known_types(known, sizeof known);
+            snprintf(why, n, "unknown event type '%s'; known types: %s", type, known);
+        } else {
+            e->value = calloc(1, HS_WIRE_HEADER_SIZE);
+            e->len = HS_WIRE_HEADER_SIZE;
+            char msg[512];
+            if (hs_avro_encode_json(hs_catalog_schema(e->type), data, &e->value, &e->len, msg,
+                                    sizeof msg))
+                snprintf(why, n, "%s", msg);
+            else
+                rc = event_key(p, e, data, why, n);
+        }
+    }
+    json_decref(doc);
+    return rc;
+}
+
+static void event_clear(event_t *e) {
+    free(e->value);
+    free(e->key);
+    free(e->id);
+    for (int f = 0; f < NFIELDS; f++) free(e->over[f]);
+}
+
+static int add_line(produce_t *p, const char *text, size_t len, long line) {
+    while (len && (text[len - 1] == '\n' || text[len - 1] == '\r')) len--;
+    if (strspn(text, " \t") >= len) return 0; /* blank lines are not events */
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 1024;
+        event_t *ev = realloc(p->ev, cap * sizeof *ev);
+        if (!ev) return fprintf(stderr, "hookstream produce: out of memory\n"), -1;
+        p->ev = ev;
+        p->cap = cap;
+    }
+    event_t *e = &p->ev[p->n];
+    memset(e, 0, sizeof *e);
+    e->line = line;
+    char why[1500];
+    if (event_parse(p, text, len, e, why, sizeof why)) {
+        event_clear(e);
+        fprintf(stderr, "hookstream produce: line %ld: %s\n", line, why);
+        return -1;
+    }
+    p->n++;
+    p->bytes += e->len;
+    if (p->bytes > MAX_INPUT_BYTES) {
+        fprintf(stderr, "hookstream produce: more than %zu MiB of encoded events; split the "
+                        "input\n", MAX_INPUT_BYTES >> 20);
+        return -1;
+    }
+    return 0;
+}
+
+static int read_input(produce_t *p) {
+    if (p->arg) return add_line(p, p->arg, strlen(p->arg), 1);
+    FILE *fp = stdin;
+    if (p->file && strcmp(p->file, "-") != 0 && !(fp = fopen(p->file, "r"))) {
+        fprintf(stderr, "hookstream produce: %s: %s\n", p->file, strerror(errno));
+        return -1;
+    }
+    char *buf = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    long line = 0;
+    int rc = 0;
+    while (!rc && (len = getline(&buf, &cap, fp)) >= 0) {
+        line++;
+        if (len > MAX_LINE_BYTES) {
+            fprintf(stderr, "hookstream produce: line %ld: longer than %d bytes\n", line,
+                    MAX_LINE_BYTES);
+            rc = -1;
+        } else {
+            rc = add_line(p, buf, (size_t)len, line);
+        }
+    }
+    free(buf);
+    if (fp != stdin) fclose(fp);
+    if (!rc && p->n == 0) {
+        fprintf(stderr, "hookstream produce: no events in the input\n");
+        rc = -1;
+    }
+    return rc;
+}
+
+/* Registers each type in use once and writes its schema id into every value's wire header. */
+static int stamp_schema_ids(produce_t *p, hs_registry_t *reg) {
+    char err[600];
+    p->ids = calloc(hs_catalog_count() + 1, sizeof *p->ids);
+    for (size_t i = 0; i < p->n; i++) {
+        event_t *e = &p->ev[i];
+        size_t ci = catalog_index(e->type);
+        if (!p->ids[ci] && hs_registry_register(reg, e->type->subject, e->type->schema_json,
+                                                &p->ids[ci], err, sizeof err)) {
+            fprintf(stderr, "hookstream produce: registry %s: %s: %s\n", hs_registry_describe(reg),
+                    e->type->subject, err);
+            return -1;
+        }
+        hs_wire_header(p->ids[ci], (unsigned char *)e->value);
+    }
+    return 0;
+}
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+    (void)opaque;
+    produce_t *p = rd_kafka_opaque(rk);
+    event_t *e = &p->ev[(size_t)(uintptr_t)m->_private];
+    e->err = m->err;
+    e->partition = m->partition;
+    e->offset = m->offset;
+    e->done = 1;
+    p->pending--;
+}
+
+/* Builds the headers of e (ownership goes to the caller). */
+static rd_kafka_headers_t *event_headers(const produce_t *p, event_t *e, int keep_id) {
+    hs_envelope_t env;
+    memset(&env, 0, sizeof env);
+    for (int f = 0; f < NFIELDS; f++) {
+        const char *v = e->over[f] ? e->over[f] : p->flag[f];
+        if (f == F_SUBJECT) v = e->key;
+        if (f == F_SOURCE && !v) v = DEFAULT_SOURCE;
+        if (v) snprintf((char *)&env + fields[f].offset, fields[f].size, "%s", v);
+    }
+    snprintf(env.type, sizeof env.type, "%s", e->type->type);
+    snprintf(env.schema, sizeof env.schema, "%s", e->type->subject);
+    hs_envelope_defaults(&env);
+    if (keep_id) e->id = strdup(env.id);
+    return hs_envelope_headers(&env);
+}
+
+static int send_one(produce_t *p, rd_kafka_t *rk, size_t i, int keep_id) {
+    event_t *e = &p->ev[i];
+    rd_kafka_headers_t *hdrs = event_headers(p, e, keep_id);
+    const char *topic = p->topic ? p->topic : e->type->topic;
+    for (;;) {
+        rd_kafka_resp_err_t err = rd_kafka_producev(
+            rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
+            RD_KAFKA_V_VALUE(e->value, e->len), RD_KAFKA_V_KEY(e->key, strlen(e->key)),
+            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE((void *)(uintptr_t)i), RD_KAFKA_V_END);
+        if (!err) {
+            e->value = NULL; /* librdkafka frees it */
+            p->pending++;
+            return 0;
+        }
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            rd_kafka_headers_destroy(hdrs);
+            fprintf(stderr, "hookstream produce: line %ld: %s: %s\n", e->line, topic,
+                    rd_kafka_err2str(err));
+            return -1;
+        }
+        rd_kafka_poll(rk, 10); /* the local queue is full: serve delivery reports, retry */
+    }
+}
+
+/* Waits for the delivery reports of the first sent events; returns how many failed. */
+static size_t wait_deliveries(produce_t *p, rd_kafka_t *rk, size_t sent, int timeout_ms) {
+    /* Every message is reported within message.timeout.ms (= kafka.timeout_ms) of being
+     * queued; the margin covers the last batch in flight. */
+    double deadline = now_s() + timeout_ms / 1000.0 + 5;
+    while (p->pending > 0 && now_s() < deadline) rd_kafka_flush(rk, 100);
+    size_t failed = 0;
+    for (size_t i = 0; i < sent; i++) {
+        event_t *e = &p->ev[i];
+        if (e->done && !e->err) continue;
+        if (failed++ < MAX_FAILURES_SHOWN)
+            fprintf(stderr, "hookstream produce: line %ld (%s, key %s): delivery failed: %s\n",
+                    e->line, e->type->type, e->key,
+                    e->done ? rd_kafka_err2str(e->err) : "no delivery report");
+    }
+    if (failed > MAX_FAILURES_SHOWN)
+        fprintf(stderr, "hookstream produce: ... and %zu more failed deliveries\n",
+                failed - MAX_FAILURES_SHOWN);
+    return failed;
+}
+
+static void print_results(const produce_t *p) {
+    for (size_t i = 0; i < p->n; i++) {
+        const event_t *e = &p->ev[i];
+        json_t *line = json_pack("{s:s, s:i, s:I, s:s, s:s?, s:s}", "topic",
+                                 p->topic ? p->topic : e->type->topic, "partition", e->partition,
+                                 "offset", (json_int_t)e->offset, "key", e->key, "id", e->id,
+                                 "type", e->type->type);
+        json_dumpf(line, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        putchar('\n');
+        json_decref(line);
+    }
+    fflush(stdout);
+}
+
+static int produce_all(produce_t *p, const hs_config_t *cfg, double t0) {
+    char err[600];
+    int timeout_ms = (int)hs_config_int(cfg, "kafka.timeout_ms");
+    rd_kafka_conf_t *conf = hs_kafka_producer_conf(cfg, err, sizeof err);
+    if (!conf) return fprintf(stderr, "hookstream produce: config: %s\n", err), 2;
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_conf_set_opaque(conf, p);
+    rd_kafka_t *rk = hs_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    if (!rk) return fprintf(stderr, "hookstream produce: %s\n", err), 2;
+    int rc = 1;
+    if (hs_kafka_check(rk, timeout_ms, err, sizeof err)) {
+        fprintf(stderr, "hookstream produce: %s; nothing sent\n", err);
+    } else {
+        int print_each = p->verbose || p->n <= PRINT_EACH_MAX;
+        size_t sent = 0;
+        while (sent < p->n && !send_one(p, rk, sent, print_each)) sent++;
+        size_t failed = wait_deliveries(p, rk, sent, timeout_ms);
+        if (sent == p->n && failed == 0) {
+            rc = 0;
+            if (print_each) print_results(p);
+            double secs = now_s() - t0;
+            if (!print_each)
+                fprintf(stderr, "produced %zu events in %.2f s (%.0f events/s)\n", p->n, secs,
+                        secs > 0 ? (double)p->n / secs : 0.0);
+        }
+    }
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
+static int produce_run(produce_t *p, const hs_config_t *cfg) {
+    double t0 = now_s();
+    if (read_input(p)) return 1;
+    char err[600];
+    hs_registry_t *reg = hs_registry_new(cfg, err, sizeof err);
+    if (!reg) return fprintf(stderr, "hookstream produce: registry: %s; nothing sent\n", err), 1;
+    int rc = stamp_schema_ids(p, reg) ? 1 : produce_all(p, cfg, t0);
+    hs_registry_destroy(reg);
+    return rc;
+}
+
+/* Flags that set envelope attributes, checked like a line's attributes. */
+static int flag_field(produce_t *p, int f, const char *v) {
+    char why[400];
+    if (field_check(f, v, why, sizeof why)) {
+        fprintf(stderr, "hookstream produce: --%s\n", why);
+        return -1;
+    }
+    p->flag[f] = v;
+    return 0;
+}
+
+static const struct option opts[] = {
+    CLI_COMMON_OPTIONS,
+    {"type", required_argument, 0, 't'},
+    {"key", required_argument, 0, 'k'},
+    {"id", required_argument, 0, 1000 + F_ID},
+    {"source", required_argument, 0, 1000 + F_SOURCE},
+    {"tenant", required_argument, 0, 1000 + F_TENANT},
+    {"time", required_argument, 0, 1000 + F_TIME},
+    {"traceparent", required_argument, 0, 1000 + F_TRACEPARENT},
+    {"topic", required_argument, 0, 'T'},
+    {"from-file", required_argument, 0, 'f'},
+    {"verbose", no_argument, 0, 'v'},
+    {"brokers", required_argument, 0, 'b'},
+    {"registry", required_argument, 0, 'R'},
+    {0, 0, 0, 0},
+};
 
 int cmd_produce(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    fputs("hookstream produce: pending\n", stderr);
-    return 1;
+    cli_common_t common = {0};
+    produce_t p = {0};
+    int opt;
+    while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT "t:k:f:vb:", opts, NULL)) != -1) {
+        if (cli_common_opt(&common, opt, optarg)) continue;
+        if (opt >= 1000 && opt < 1000 + NFIELDS) {
+            if (flag_field(&p, opt - 1000, optarg)) return 2;
+            continue;
+        }
+        switch (opt) {
+        case 'h': return fputs(usage, stdout), 0;
+        case 't': p.type_flag = optarg; break;
+        case 'k':
+            if (flag_field(&p, F_SUBJECT, optarg)) return 2;
+            break;
+        case 'T': p.topic = optarg; break;
+        case 'f': p.file = optarg; break;
+        case 'v': p.verbose = 1; break;
+        case 'b': cli_set(&common, "kafka.brokers", optarg); break;
+        case 'R': cli_set(&common, "registry.url", optarg); break;
+        default: return cli_usage_error("produce");
+        }
+    }
+    if (optind < argc) p.arg = argv[optind++];
+    if (optind < argc || (p.arg && p.file)) {
+        fprintf(stderr, "hookstream produce: give one JSON argument or --from-file, not both\n");
+        return 2;
+    }
+    if (p.topic && !hs_kafka_topic_name_ok(p.topic)) {
+        fprintf(stderr, "hookstream produce: --topic '%s' is not a topic name\n", p.topic);
+        return 2;
+    }
+    hs_config_t *cfg = cli_config_load(&common, "produce");
+    int rc = produce_run(&p, cfg);
+    for (size_t i = 0; i < p.n; i++) event_clear(&p.ev[i]);
+    free(p.ev);
+    free(p.ids);
+    hs_config_destroy(cfg);
+    return rc;
 }

@@ -15,6 +15,7 @@ static const cli_cmd_t commands[] = {
     {"migrate", cmd_migrate, "apply the Postgres migrations"},
     {"produce", cmd_produce, "send typed events (JSON in, Avro on the wire)"},
     {"consume", cmd_consume, "read a topic as decoded JSON lines, from an offset or a time"},
+    {"verify", cmd_verify, "check a webhook signature the way ingest does"},
     {"topics", cmd_topics, "list, create and describe topics"},
     {"groups", cmd_groups, "list consumer groups, show their lag"},
     {"schemas", cmd_schemas, "list, show, register and check event schemas"},

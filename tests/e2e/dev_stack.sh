@@ -13,7 +13,7 @@ cleanup() {
 trap cleanup EXIT
 cd "$tmp" || exit 1
 d=$tmp/stack
-parts="broker postgres redis registry"
+parts="broker redis postgres registry"
 
 # alive PID: the process exists and is not a zombie waiting for a parent that does not reap
 alive() { [ -r "/proc/$1/stat" ] && [ "$(sed 's/.*) //' "/proc/$1/stat" | cut -c1)" != Z ]; }

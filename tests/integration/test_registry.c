@@ -5,10 +5,10 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,8 +16,6 @@
 #include "hs_httpc.h"
 #include "hs_pg.h"
 #include "hs_registry.h"
-
-extern char **environ;
 
 static char err[2048];
 static char dbname[64];
@@ -39,17 +37,20 @@ static PGconn *admin(void) {
     return c;
 }
 
-/* Starts HS_BIN registry on a free port and reads the URL it prints. */
+/* Starts HS_BIN registry on a free port and reads the URL it prints. The server gets SIGTERM
+ * if this test process dies, so a crashed test leaves no server behind. */
 static void start_server(void) {
     int out[2];
     cr_assert_eq(pipe(out), 0);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-    posix_spawn_file_actions_addclose(&fa, out[0]);
-    char *argv[] = {HS_BIN, "registry", "--listen", "127.0.0.1:0", "--dsn", dsn, NULL};
-    cr_assert_eq(posix_spawn(&server, HS_BIN, &fa, NULL, argv, environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
+    server = fork();
+    cr_assert(server >= 0);
+    if (server == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        dup2(out[1], 1);
+        close(out[0]);
+        execl(HS_BIN, HS_BIN, "registry", "--listen", "127.0.0.1:0", "--dsn", dsn, (char *)NULL);
+        _exit(127);
+    }
     close(out[1]);
     struct pollfd p = {out[0], POLLIN, 0};
     cr_assert_eq(poll(&p, 1, 10000), 1, "registry printed no URL within 10 s");
@@ -127,10 +128,13 @@ static int register_ok(const char *subject, const char *schema) {
     return id;
 }
 
-/* Asserts an error answer with status and Confluent error_code; returns the message copy. */
-static void expect_error(long status, json_t *out, long want_status, long want_code,
-                         const char *want_text) {
-    cr_expect_eq(status, want_status, "HTTP %ld, want %ld", status, want_status);
+/* Sends a request and asserts an error answer with status, Confluent error_code and text. */
+static void expect_error(const char *method, const char *path, json_t *body, long want_status,
+                         long want_code, const char *want_text) {
+    json_t *out = NULL;
+    long status = api(method, path, body, &out);
+    cr_expect_eq(status, want_status, "%s %s: HTTP %ld, want %ld", method, path, status,
+                 want_status);
     cr_expect_eq(json_integer_value(json_object_get(out, "error_code")), want_code);
     const char *msg = json_string_value(json_object_get(out, "message"));
     cr_expect(msg && strstr(msg, want_text), "message '%s' lacks '%s'", msg ? msg : "", want_text);
@@ -177,28 +181,26 @@ Test(registry, incompatible_schema_is_refused_with_the_reason) {
     need_stack();
     register_ok("inc-value", REC("R", F_X_INT));
     json_t *out;
-    long status = api("POST", "/subjects/inc-value/versions", schema_body(REC("R", F_X_STR)), &out);
-    expect_error(status, out, 409, 409, "type mismatch at 'x': writer int, reader string");
-    status = api("POST", "/subjects/inc-value/versions", schema_body(REC("R", F_X_INT "," F_NOTE)),
-                 &out);
-    expect_error(status, out, 409, 409, "reader field 'note' has no default");
+    expect_error("POST", "/subjects/inc-value/versions", schema_body(REC("R", F_X_STR)), 409, 409,
+                 "type mismatch at 'x': writer int, reader string");
+    expect_error("POST", "/subjects/inc-value/versions", schema_body(REC("R", F_X_INT "," F_NOTE)),
+                 409, 409, "reader field 'note' has no default");
     cr_expect_eq(api("GET", "/subjects/inc-value/versions/2", NULL, &out), 404);
     json_decref(out);
 }
 
 Test(registry, malformed_input_gets_422_or_400) {
     need_stack();
-    json_t *out;
-    long status = api("POST", "/subjects/m-value/versions", schema_body("{not json"), &out);
-    expect_error(status, out, 422, 42201, "Invalid schema");
-    status = api("POST", "/subjects/m-value/versions",
-                 schema_body("{\"type\":\"record\",\"name\":\"R\"}"), &out);
-    expect_error(status, out, 422, 42201, "without a 'fields' array");
-    status = api("POST", "/subjects/m-value/versions", json_pack("{s:i}", "schema", 1), &out);
-    expect_error(status, out, 422, 42201, "no \"schema\"");
-    status = api("POST", "/subjects/m-value/versions",
-                 json_pack("{s:s, s:s}", "schema", "{}", "schemaType", "PROTOBUF"), &out);
-    expect_error(status, out, 422, 42201, "AVRO");
+    expect_error("POST", "/subjects/m-value/versions", schema_body("{not json"), 422, 42201,
+                 "Invalid schema");
+    expect_error("POST", "/subjects/m-value/versions",
+                 schema_body("{\"type\":\"record\",\"name\":\"R\"}"), 422, 42201,
+                 "without a 'fields' array");
+    expect_error("POST", "/subjects/m-value/versions", json_pack("{s:i}", "schema", 1), 422, 42201,
+                 "no \"schema\"");
+    expect_error("POST", "/subjects/m-value/versions",
+                 json_pack("{s:s, s:s}", "schema", "{}", "schemaType", "PROTOBUF"), 422, 42201,
+                 "AVRO");
     hs_httpc_resp_t resp;
     cr_assert_eq(hs_httpc_request(http, "POST", "/subjects/m-value/versions", "application/json",
                                   "nope", 4, &resp, err, sizeof err),
@@ -214,22 +216,18 @@ Test(registry, malformed_input_gets_422_or_400) {
 
 Test(registry, not_found_codes) {
     need_stack();
-    json_t *out;
-    expect_error(api("GET", "/subjects/nope/versions", NULL, &out), out, 404, 40401,
-                 "Subject 'nope' not found.");
+    expect_error("GET", "/subjects/nope/versions", NULL, 404, 40401, "Subject 'nope' not found.");
     register_ok("nf-value", REC("N", F_ID));
-    expect_error(api("GET", "/subjects/nf-value/versions/9", NULL, &out), out, 404, 40402,
-                 "Version 9 not found.");
-    expect_error(api("GET", "/subjects/nf-value/versions/abc", NULL, &out), out, 422, 42202,
+    expect_error("GET", "/subjects/nf-value/versions/9", NULL, 404, 40402, "Version 9 not found.");
+    expect_error("GET", "/subjects/nf-value/versions/abc", NULL, 422, 42202,
                  "not a valid version id");
-    expect_error(api("GET", "/subjects/nf-value/versions/0", NULL, &out), out, 422, 42202, "'0'");
-    expect_error(api("GET", "/schemas/ids/999999", NULL, &out), out, 404, 40403,
-                 "Schema 999999 not found");
-    expect_error(api("POST", "/subjects/nf-value", schema_body(REC("Other", F_ID)), &out), out, 404,
-                 40403, "Schema not found");
-    expect_error(api("POST", "/subjects/unknown", schema_body(REC("N", F_ID)), &out), out, 404,
-                 40401, "Subject 'unknown' not found.");
-    expect_error(api("GET", "/config/nf-value", NULL, &out), out, 404, 40408,
+    expect_error("GET", "/subjects/nf-value/versions/0", NULL, 422, 42202, "'0'");
+    expect_error("GET", "/schemas/ids/999999", NULL, 404, 40403, "Schema 999999 not found");
+    expect_error("POST", "/subjects/nf-value", schema_body(REC("Other", F_ID)), 404, 40403,
+                 "Schema not found");
+    expect_error("POST", "/subjects/unknown", schema_body(REC("N", F_ID)), 404, 40401,
+                 "Subject 'unknown' not found.");
+    expect_error("GET", "/config/nf-value", NULL, 404, 40408,
                  "does not have subject-level compatibility configured");
 }
 
@@ -284,8 +282,8 @@ Test(registry, config_levels) {
     cr_assert_eq(api("GET", "/config/cfg-value?defaultToGlobal=true", NULL, &out), 200);
     cr_expect_str_eq(json_string_value(json_object_get(out, "compatibilityLevel")), "BACKWARD");
     json_decref(out);
-    expect_error(api("PUT", "/config", json_pack("{s:s}", "compatibility", "SIDEWAYS"), &out), out,
-                 422, 42203, "Invalid compatibility level");
+    expect_error("PUT", "/config", json_pack("{s:s}", "compatibility", "SIDEWAYS"), 422, 42203,
+                 "Invalid compatibility level");
     cr_assert_eq(api("PUT", "/config", json_pack("{s:s}", "compatibility", "FULL"), &out), 200);
     json_decref(out);
     cr_assert_eq(api("GET", "/config", NULL, &out), 200);
@@ -317,9 +315,8 @@ Test(registry, compatibility_endpoint) {
                  200);
     cr_expect(json_is_true(json_object_get(out, "is_compatible")));
     json_decref(out);
-    expect_error(api("POST", "/compatibility/subjects/cmp-value/versions/7",
-                     schema_body(REC("P", F_X_STR)), &out),
-                 out, 404, 40402, "Version 7");
+    expect_error("POST", "/compatibility/subjects/cmp-value/versions/7",
+                 schema_body(REC("P", F_X_STR)), 404, 40402, "Version 7");
 }
 
 Test(registry, transitive_checks_every_version) {
@@ -331,9 +328,8 @@ Test(registry, transitive_checks_every_version) {
                      json_pack("{s:s}", "compatibility", "BACKWARD_TRANSITIVE"), &out),
                  200);
     json_decref(out);
-    long status =
-        api("POST", "/subjects/tr-value/versions", schema_body(REC("T", F_ID "," F_NOTE)), &out);
-    expect_error(status, out, 409, 409, "schema 1 of 2");
+    expect_error("POST", "/subjects/tr-value/versions", schema_body(REC("T", F_ID "," F_NOTE)), 409,
+                 409, "schema 1 of 2");
     cr_assert_eq(
         api("PUT", "/config/tr-value", json_pack("{s:s}", "compatibility", "BACKWARD"), &out), 200);
     json_decref(out);
@@ -345,8 +341,8 @@ Test(registry, soft_and_permanent_delete) {
     json_t *out;
     int id = register_ok("del-value", REC("D", F_ID));
     register_ok("del-value", REC("D", F_ID "," F_NOTE_DEFAULT));
-    expect_error(api("DELETE", "/subjects/del-value/versions/1?permanent=true", NULL, &out), out,
-                 404, 40407, "was not deleted first");
+    expect_error("DELETE", "/subjects/del-value/versions/1?permanent=true", NULL, 404, 40407,
+                 "was not deleted first");
     cr_assert_eq(api("DELETE", "/subjects/del-value/versions/1", NULL, &out), 200);
     cr_expect_eq(json_integer_value(out), 1);
     json_decref(out);
@@ -358,16 +354,15 @@ Test(registry, soft_and_permanent_delete) {
     json_decref(out);
     cr_assert_eq(api("DELETE", "/subjects/del-value/versions/1?permanent=true", NULL, &out), 200);
     json_decref(out);
-    expect_error(api("DELETE", "/subjects/del-value?permanent=true", NULL, &out), out, 404, 40405,
+    expect_error("DELETE", "/subjects/del-value?permanent=true", NULL, 404, 40405,
                  "was not deleted first");
     cr_assert_eq(api("DELETE", "/subjects/del-value", NULL, &out), 200);
     cr_expect_eq(json_integer_value(json_array_get(out, 0)), 2);
     json_decref(out);
-    expect_error(api("GET", "/subjects/del-value/versions", NULL, &out), out, 404, 40401,
-                 "not found");
+    expect_error("GET", "/subjects/del-value/versions", NULL, 404, 40401, "not found");
     cr_assert_eq(api("DELETE", "/subjects/del-value?permanent=true", NULL, &out), 200);
     json_decref(out);
-    expect_error(api("DELETE", "/subjects/del-value", NULL, &out), out, 404, 40401, "not found");
+    expect_error("DELETE", "/subjects/del-value", NULL, 404, 40401, "not found");
     char path[64];
     snprintf(path, sizeof path, "/schemas/ids/%d", id); /* ids stay resolvable for old data */
     cr_expect_eq(api("GET", path, NULL, NULL), 200);
