@@ -1,5 +1,6 @@
 /* hookstream verify: checks a webhook signature the way ingest does (same connector vtable), so a
  * user can see why a provider's request is refused. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,49 +68,76 @@ static int bad_usage(const char *msg, const char *arg) {
     return 2;
 }
 
-/* "Name: value" → a header entry; the strings live as long as the process. */
+/* "Name: value" → a header entry; the name is copied (freed by cmd_verify), the value borrowed
+ * from argv. */
 static int add_header(verify_args_t *a, const char *line) {
     const char *colon = strchr(line, ':');
     if (!colon || colon == line) return bad_usage("-H: expected 'Name: value', got ", line);
     if (a->nheaders == MAX_HEADERS) return bad_usage("too many -H headers", NULL);
     const char *v = colon + 1;
-    while (*v == ' ' || *v == '\t') v++;
+    while (*v == ' ' || *v == '\t')
+        v++;
     char *name = strndup(line, (size_t)(colon - line));
     if (!name) return bad_usage("out of memory", NULL);
     a->headers[a->nheaders++] = (hs_source_header_t){name, v};
     return 0;
 }
 
+/* The generic-hmac flags, each setting one string of hs_source_generic_t. */
+static const struct {
+    int opt;
+    size_t offset;
+} generic_opts[] = {
+    {OPT_HEADER, offsetof(hs_source_generic_t, header)},
+    {OPT_ALGORITHM, offsetof(hs_source_generic_t, algorithm)},
+    {OPT_ENCODING, offsetof(hs_source_generic_t, encoding)},
+    {OPT_PREFIX, offsetof(hs_source_generic_t, prefix)},
+    {OPT_TEMPLATE, offsetof(hs_source_generic_t, tmpl)},
+    {OPT_TS_HEADER, offsetof(hs_source_generic_t, timestamp_header)},
+    {OPT_TS_FORMAT, offsetof(hs_source_generic_t, timestamp_format)},
+    {OPT_ID_HEADER, offsetof(hs_source_generic_t, id_header)},
+};
+
 /* Handles one option; returns 0, or the exit code when the command must stop. */
 static int take_opt(verify_args_t *a, int opt, const char *arg) {
-    hs_source_generic_t *g = &a->cfg.generic;
+    for (size_t i = 0; i < sizeof generic_opts / sizeof generic_opts[0]; i++)
+        if (generic_opts[i].opt == opt) {
+            *(const char **)((char *)&a->cfg.generic + generic_opts[i].offset) = arg;
+            return 0;
+        }
     switch (opt) {
-    case 't': a->type = arg; return 0;
+    case 't':
+        a->type = arg;
+        return 0;
     case 's':
         if (a->nsecrets == HS_SOURCE_MAX_SECRETS) return bad_usage("too many --secret", NULL);
         a->secrets[a->nsecrets++] = arg;
         return 0;
-    case 'H': return add_header(a, arg);
-    case 'f': a->body_file = arg; return 0;
-    case OPT_AT: a->at = cli_parse_long("verify", "--at", arg); return 0;
-    case OPT_URL: a->req.url = arg; return 0;
-    case OPT_METHOD: a->req.method = arg; return 0;
+    case 'H':
+        return add_header(a, arg);
+    case 'f':
+        a->body_file = arg;
+        return 0;
+    case OPT_AT:
+        a->at = cli_parse_long("verify", "--at", arg);
+        return 0;
+    case OPT_URL:
+        a->req.url = arg;
+        return 0;
+    case OPT_METHOD:
+        a->req.method = arg;
+        return 0;
     case OPT_TOLERANCE: {
         long t = cli_parse_long("verify", "--tolerance", arg);
         if (t > 1000000000L) return bad_usage("--tolerance too large: ", arg);
         a->cfg.tolerance_s = t ? (int)t : -1;
         return 0;
     }
-    case OPT_MAP: a->show_map = 1; return 0;
-    case OPT_HEADER: g->header = arg; return 0;
-    case OPT_ALGORITHM: g->algorithm = arg; return 0;
-    case OPT_ENCODING: g->encoding = arg; return 0;
-    case OPT_PREFIX: g->prefix = arg; return 0;
-    case OPT_TEMPLATE: g->tmpl = arg; return 0;
-    case OPT_TS_HEADER: g->timestamp_header = arg; return 0;
-    case OPT_TS_FORMAT: g->timestamp_format = arg; return 0;
-    case OPT_ID_HEADER: g->id_header = arg; return 0;
-    default: return cli_usage_error("verify");
+    case OPT_MAP:
+        a->show_map = 1;
+        return 0;
+    default:
+        return cli_usage_error("verify");
     }
 }
 
@@ -162,8 +190,10 @@ static int run(verify_args_t *a, const hs_source_t *src) {
     size_t len;
     char *body = read_body(a->body_file, &len);
     if (!body) {
-        fprintf(stderr, "hookstream verify: cannot read the body from %s (missing, unreadable or "
-                        "over 16 MiB)\n", a->body_file ? a->body_file : "standard input");
+        fprintf(stderr,
+                "hookstream verify: cannot read the body from %s (missing, unreadable or "
+                "over 16 MiB)\n",
+                a->body_file ? a->body_file : "standard input");
         return 2;
     }
     a->req.header = hs_source_header_array;
@@ -171,8 +201,8 @@ static int run(verify_args_t *a, const hs_source_t *src) {
     a->req.content_type = hs_source_header_array(a->headers, "Content-Type");
     a->req.body = body;
     a->req.body_len = len;
-    hs_err_t rc = src->verify(&a->cfg, &a->req, a->at >= 0 ? a->at : (long long)time(NULL), err,
-                              sizeof err);
+    hs_err_t rc =
+        src->verify(&a->cfg, &a->req, a->at >= 0 ? a->at : (long long)time(NULL), err, sizeof err);
     int code = rc == HS_OK ? 0 : 1;
     if (rc == HS_OK) {
         puts("valid");
@@ -236,7 +266,8 @@ int cmd_verify(int argc, char **argv) {
     verify_args_t a = {.at = -1};
     cli_common_t common = {0};
     int opt, rc = -1;
-    while (rc < 0 && (opt = getopt_long(argc, argv, CLI_COMMON_SHORT "t:s:H:f:", opts, NULL)) != -1) {
+    while (rc < 0 &&
+           (opt = getopt_long(argc, argv, CLI_COMMON_SHORT "t:s:H:f:", opts, NULL)) != -1) {
         if (cli_common_opt(&common, opt, optarg)) continue;
         if (opt == 'h') {
             fputs(usage, stdout);
@@ -246,6 +277,7 @@ int cmd_verify(int argc, char **argv) {
         }
     }
     if (rc < 0) rc = check_and_run(&a, &common, argc, argv);
-    for (size_t i = 0; i < a.nheaders; i++) free((char *)a.headers[i].name);
+    for (size_t i = 0; i < a.nheaders; i++)
+        free((char *)a.headers[i].name);
     return rc;
 }

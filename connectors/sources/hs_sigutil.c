@@ -27,13 +27,17 @@ int hs_sig_alg_parse(const char *name, hs_sig_alg_t *alg) {
     return -1;
 }
 
-size_t hs_sig_alg_size(hs_sig_alg_t alg) { return algs[alg].size; }
+size_t hs_sig_alg_size(hs_sig_alg_t alg) {
+    return algs[alg].size;
+}
 
 /* Fetching the HMAC implementation takes a lock in OpenSSL's method store; done once, the handle
  * is immutable and shared by every thread. */
 static EVP_MAC *hmac_impl;
 static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
-static void hmac_fetch(void) { hmac_impl = EVP_MAC_fetch(NULL, "HMAC", NULL); }
+static void hmac_fetch(void) {
+    hmac_impl = EVP_MAC_fetch(NULL, "HMAC", NULL);
+}
 
 size_t hs_sig_hmac(hs_sig_alg_t alg, const void *key, size_t key_len, const hs_sig_part_t *parts,
                    size_t nparts, unsigned char *out) {
@@ -95,14 +99,15 @@ size_t hs_sig_b64_encode(const unsigned char *in, size_t n, char *out, size_t ou
 }
 
 static int b64_char(char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '+' || c == '/';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+           c == '/';
 }
 
 long hs_sig_b64_decode(const char *in, size_t n, unsigned char *out, size_t out_size) {
     if (n % 4 || n > (size_t)1 << 30) return -1;
     size_t pad = 0;
-    while (pad < 2 && pad < n && in[n - 1 - pad] == '=') pad++;
+    while (pad < 2 && pad < n && in[n - 1 - pad] == '=')
+        pad++;
     for (size_t i = 0; i < n - pad; i++)
         if (!b64_char(in[i])) return -1;
     size_t len = n / 4 * 3 - pad;
@@ -216,7 +221,8 @@ int hs_sig_parse_iso8601_ms(const char *s, int64_t *out) {
         for (p++; *p >= '0' && *p <= '9'; p++, n++)
             if (n < 3) ms = ms * 10 + (*p - '0');
         if (n == 0) return -1;
-        for (; n < 3; n++) ms *= 10;
+        for (; n < 3; n++)
+            ms *= 10;
     }
     int64_t offset = 0;
     if (*p == 'Z' || *p == 'z') {

@@ -8,8 +8,7 @@
 hs_err_t hs_source_check(const hs_source_t *src, const hs_source_cfg_t *cfg, char *errstr,
                          size_t errstr_size) {
     if (!cfg->secrets || cfg->nsecrets == 0)
-        return hs_fail(HS_ERR_INVALID, errstr, errstr_size, "%s: no secret configured",
-                       src->type);
+        return hs_fail(HS_ERR_INVALID, errstr, errstr_size, "%s: no secret configured", src->type);
     if (cfg->nsecrets > HS_SOURCE_MAX_SECRETS)
         return hs_fail(HS_ERR_INVALID, errstr, errstr_size, "%s: %zu secrets (at most %d)",
                        src->type, cfg->nsecrets, HS_SOURCE_MAX_SECRETS);
@@ -76,8 +75,7 @@ hs_err_t hs_source_process(const hs_source_t *src, const hs_source_cfg_t *cfg,
         out->outcome = HS_SOURCE_HANDSHAKE;
     } else if (rc == HS_OK) {
         rc = src->map(cfg, req, &body, &out->cls, &out->events, err, sizeof err);
-        if (rc == HS_OK)
-            out->outcome = out->events.n ? HS_SOURCE_MAPPED : HS_SOURCE_UNMAPPED;
+        if (rc == HS_OK) out->outcome = out->events.n ? HS_SOURCE_MAPPED : HS_SOURCE_UNMAPPED;
     }
     hs_source_body_clear(&body);
     if (rc == HS_ERR_INVALID) {
@@ -89,7 +87,9 @@ hs_err_t hs_source_process(const hs_source_t *src, const hs_source_cfg_t *cfg,
     return HS_OK;
 }
 
-void hs_source_result_clear(hs_source_result_t *r) { hs_source_events_clear(&r->events); }
+void hs_source_result_clear(hs_source_result_t *r) {
+    hs_source_events_clear(&r->events);
+}
 
 const char *hs_source_header_array(void *ctx, const char *name) {
     for (const hs_source_header_t *h = ctx; h && h->name; h++)
@@ -139,9 +139,9 @@ hs_err_t hs_src_match(const hs_source_cfg_t *cfg, hs_src_key_t mode, hs_sig_alg_
             if (klen < 0) continue; /* refused by check; never a match */
         }
         size_t n = hs_sig_hmac(alg, k, (size_t)klen, parts, nparts, mac);
-        if (n == 0)
-            return hs_fail(HS_ERR_INTERNAL, errstr, errstr_size, "HMAC failed in OpenSSL");
-        for (size_t j = 0; j < nsigs; j++) matched |= hs_sig_equal(mac, n, sigs[j].b, sigs[j].n);
+        if (n == 0) return hs_fail(HS_ERR_INTERNAL, errstr, errstr_size, "HMAC failed in OpenSSL");
+        for (size_t j = 0; j < nsigs; j++)
+            matched |= hs_sig_equal(mac, n, sigs[j].b, sigs[j].n);
     }
     return matched ? HS_OK : hs_fail(HS_ERR_AUTH, errstr, errstr_size, "signature mismatch");
 }

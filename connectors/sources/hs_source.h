@@ -47,13 +47,13 @@ typedef struct {
 
 /* A configured source. Strings and the secrets array are borrowed. */
 typedef struct {
-    const char *name;   /* "shop1": the route /webhooks/{name} and topic hs.inbox.{name} */
-    const char *type;   /* provider type: "shopify" (see hs_source_find) */
-    const char *tenant; /* owner of the source, NULL when none */
+    const char *name;           /* "shop1": the route /webhooks/{name} and topic hs.inbox.{name} */
+    const char *type;           /* provider type: "shopify" (see hs_source_find) */
+    const char *tenant;         /* owner of the source, NULL when none */
     const char *const *secrets; /* 1..HS_SOURCE_MAX_SECRETS; any may match (rotation) */
     size_t nsecrets;
-    int tolerance_s;    /* timestamp window in seconds: 0 means the default 300, < 0 turns the
-                         * age check off (signatures are still checked) */
+    int tolerance_s; /* timestamp window in seconds: 0 means the default 300, < 0 turns the
+                      * age check off (signatures are still checked) */
     int inventory_low_threshold; /* inventory.low when available < threshold: 0 means the
                                   * default 10, < 0 never */
     hs_source_generic_t generic; /* generic-hmac only */
@@ -63,8 +63,8 @@ typedef struct {
 typedef struct {
     char type[HS_SOURCE_TYPE_MAX]; /* "orders/create", "payment_intent.succeeded"; "" when the
                                     * provider named none */
-    char challenge[256]; /* non-empty for a handshake (Slack url_verification): answer 200
-                          * text/plain with exactly this and produce nothing */
+    char challenge[256];           /* non-empty for a handshake (Slack url_verification): answer 200
+                                    * text/plain with exactly this and produce nothing */
 } hs_source_class_t;
 
 /* One typed hookstream event. */
@@ -81,8 +81,8 @@ typedef struct {
 
 /* The request body parsed once and shared by event_id, classify and map. */
 typedef struct {
-    json_t *json;          /* the body as JSON, NULL when it is not (form posts, garbage) */
-    char json_error[200];  /* why json is NULL: "line 1 column 2: ..." */
+    json_t *json;         /* the body as JSON, NULL when it is not (form posts, garbage) */
+    char json_error[200]; /* why json is NULL: "line 1 column 2: ..." */
 } hs_source_body_t;
 
 /* The provider vtable. errstr gets one line naming what failed. */

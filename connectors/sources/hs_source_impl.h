@@ -74,8 +74,8 @@ int hs_src_is_form(const hs_source_req_t *req);
 
 /* Standard Webhooks verification, shared with Svix: headers <prefix>-id, <prefix>-timestamp and
  * <prefix>-signature, each falling back to webhook-* (Svix's libraries accept both). */
-hs_err_t hs_src_stdwh_verify(const hs_source_cfg_t *cfg, const hs_source_req_t *req,
-                             int64_t now_s, const char *prefix, char *errstr, size_t errstr_size);
+hs_err_t hs_src_stdwh_verify(const hs_source_cfg_t *cfg, const hs_source_req_t *req, int64_t now_s,
+                             const char *prefix, char *errstr, size_t errstr_size);
 
 /* The JSON body's top-level "type" (Standard Webhooks payloads); HS_ERR_INVALID when the body
  * is not JSON. */

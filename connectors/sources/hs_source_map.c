@@ -60,7 +60,9 @@ static json_t *resolve(ctx_t *c, const json_t *cur, const char *path) {
             json_t *hv = h && h[0] ? json_string(h) : NULL; /* NULL too when not UTF-8 */
             if (hv) return hv;
         } else {
-            v = hs_map_get(alt[0] == '$' ? c->body : alt[0] == '^' ? c->root : cur,
+            v = hs_map_get(alt[0] == '$'   ? c->body
+                           : alt[0] == '^' ? c->root
+                                           : cur,
                            alt + (alt[0] == '$' || alt[0] == '^'));
         }
         if (v && !json_is_null(v)) return json_incref((json_t *)v);
@@ -78,8 +80,8 @@ static const char *json_kind(const json_t *v) {
 static json_t *fail(ctx_t *c, const hs_map_field_t *f, const char *fmt, const char *what) {
     char msg[160];
     snprintf(msg, sizeof msg, fmt, what);
-    snprintf(c->err, c->errn, "%s%s%s: %s", c->where, c->where[0] && f->path[0] ? "." : "",
-             f->path, msg);
+    snprintf(c->err, c->errn, "%s%s%s: %s", c->where, c->where[0] && f->path[0] ? "." : "", f->path,
+             msg);
     return NULL;
 }
 
@@ -87,8 +89,12 @@ static json_t *lowered(const char *s, unsigned flags) {
     json_t *v = json_string(s);
     if (!v || !(flags & HS_MAP_LOWER)) return v;
     char *t = strdup(s);
-    if (!t) return json_decref(v), NULL;
-    for (char *q = t; *q; q++) *q = (char)tolower((unsigned char)*q);
+    if (!t) {
+        json_decref(v);
+        return NULL;
+    }
+    for (char *q = t; *q; q++)
+        *q = (char)tolower((unsigned char)*q);
     json_string_set(v, t);
     free(t);
     return v;
@@ -97,14 +103,20 @@ static json_t *lowered(const char *s, unsigned flags) {
 /* Text of a scalar (string, integer, real, boolean) into buf; NULL for other kinds. */
 static const char *scalar_text(const json_t *v, char *buf, size_t n) {
     switch (json_typeof(v)) {
-    case JSON_STRING: return json_string_value(v);
+    case JSON_STRING:
+        return json_string_value(v);
     case JSON_INTEGER:
         snprintf(buf, n, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
         return buf;
-    case JSON_REAL: snprintf(buf, n, "%.15g", json_real_value(v)); return buf;
-    case JSON_TRUE: return "true";
-    case JSON_FALSE: return "false";
-    default: return NULL;
+    case JSON_REAL:
+        snprintf(buf, n, "%.15g", json_real_value(v));
+        return buf;
+    case JSON_TRUE:
+        return "true";
+    case JSON_FALSE:
+        return "false";
+    default:
+        return NULL;
     }
 }
 
@@ -149,14 +161,19 @@ static json_t *to_strings(ctx_t *c, const hs_map_field_t *f, const json_t *v) {
             const char *e = strchr(s, ',');
             size_t n = e ? (size_t)(e - s) : strlen(s);
             size_t a = 0, b = n;
-            while (a < b && isspace((unsigned char)s[a])) a++;
-            while (b > a && isspace((unsigned char)s[b - 1])) b--;
+            while (a < b && isspace((unsigned char)s[a]))
+                a++;
+            while (b > a && isspace((unsigned char)s[b - 1]))
+                b--;
             if (b > a) json_array_append_new(out, json_stringn(s + a, b - a));
             s += n + (e != NULL);
         }
         return out;
     }
-    if (!json_is_array(v)) return json_decref(out), fail(c, f, "expected array, got %s", json_kind(v));
+    if (!json_is_array(v)) {
+        json_decref(out);
+        return fail(c, f, "expected array, got %s", json_kind(v));
+    }
     size_t i;
     const json_t *item;
     json_array_foreach(v, i, item) {
@@ -185,11 +202,13 @@ static json_t *to_snake(const char *s) {
 }
 
 static json_t *to_words(const hs_map_field_t *f, const char *s) {
-    while (*s == ' ') s++;
+    while (*s == ' ')
+        s++;
     size_t n = strcspn(s, " ");
     if (f->kind == HS_MAP_FIRST_WORD) return n ? json_stringn(s, n) : NULL;
     s += n;
-    while (*s == ' ') s++;
+    while (*s == ' ')
+        s++;
     return *s ? json_string(s) : NULL;
 }
 
@@ -200,8 +219,7 @@ static json_t *convert(ctx_t *c, const hs_map_field_t *f, const json_t *cur);
 static json_t *nested(ctx_t *c, const hs_map_field_t *fields, const json_t *obj,
                       const char *suffix) {
     size_t len = strlen(c->where);
-    if (suffix[0])
-        snprintf(c->where + len, sizeof c->where - len, "%s%s", len ? "." : "", suffix);
+    if (suffix[0]) snprintf(c->where + len, sizeof c->where - len, "%s%s", len ? "." : "", suffix);
     json_t *r = build(c, fields, obj);
     c->where[len] = '\0';
     return r;
@@ -219,7 +237,8 @@ static json_t *to_records(ctx_t *c, const hs_map_field_t *f, const json_t *v) {
         json_t *r = json_is_object(item) ? nested(c, f->arg, item, suffix) : NULL;
         if (!r) {
             if (!json_is_object(item)) fail(c, f, "items must be objects, got %s", json_kind(item));
-            return json_decref(out), NULL;
+            json_decref(out);
+            return NULL;
         }
         json_array_append_new(out, r);
     }
@@ -260,11 +279,15 @@ static json_t *absent(ctx_t *c, const hs_map_field_t *f) {
     if (f->kind == HS_MAP_STRING && f->arg) return json_string(f->arg);
     if (f->flags & HS_MAP_OPT) return json_null();
     switch (f->kind) {
-    case HS_MAP_BOOL: return json_false();
+    case HS_MAP_BOOL:
+        return json_false();
     case HS_MAP_RECORDS:
-    case HS_MAP_STRINGS: return json_array();
-    case HS_MAP_ATTRS: return json_object();
-    default: return fail(c, f, "%s", "missing");
+    case HS_MAP_STRINGS:
+        return json_array();
+    case HS_MAP_ATTRS:
+        return json_object();
+    default:
+        return fail(c, f, "%s", "missing");
     }
 }
 
@@ -276,24 +299,30 @@ static json_t *convert_value(ctx_t *c, const hs_map_field_t *f, const json_t *v)
         if (!(t = scalar_text(v, buf, sizeof buf)))
             return fail(c, f, "expected string, got %s", json_kind(v));
         return lowered(t, f->flags);
-    case HS_MAP_INT: return to_integer(c, f, v, -2147483648LL, 2147483647LL);
-    case HS_MAP_LONG: return to_integer(c, f, v, LLONG_MIN, LLONG_MAX);
+    case HS_MAP_INT:
+        return to_integer(c, f, v, -2147483648LL, 2147483647LL);
+    case HS_MAP_LONG:
+        return to_integer(c, f, v, LLONG_MIN, LLONG_MAX);
     case HS_MAP_BOOL:
         return json_boolean(json_is_true(v) ||
                             (json_is_string(v) && f->arg && !strcmp(json_string_value(v), f->arg)));
-    case HS_MAP_TIME_MS: return to_time(c, f, v);
+    case HS_MAP_TIME_MS:
+        return to_time(c, f, v);
     case HS_MAP_RECORD:
         if (!json_is_object(v)) return fail(c, f, "expected object, got %s", json_kind(v));
         return nested(c, f->arg, v, f->path);
-    case HS_MAP_RECORDS: return to_records(c, f, v);
-    case HS_MAP_STRINGS: return to_strings(c, f, v);
+    case HS_MAP_RECORDS:
+        return to_records(c, f, v);
+    case HS_MAP_STRINGS:
+        return to_strings(c, f, v);
     case HS_MAP_FIRST_WORD:
     case HS_MAP_REST_WORDS:
     case HS_MAP_SNAKE:
         if (!json_is_string(v)) return fail(c, f, "expected string, got %s", json_kind(v));
         return f->kind == HS_MAP_SNAKE ? to_snake(json_string_value(v))
                                        : to_words(f, json_string_value(v));
-    default: return fail(c, f, "%s", "bad mapping table");
+    default:
+        return fail(c, f, "%s", "bad mapping table");
     }
 }
 
@@ -315,7 +344,10 @@ static json_t *build(ctx_t *c, const hs_map_field_t *fields, const json_t *cur) 
     json_t *obj = json_object();
     for (const hs_map_field_t *f = fields; obj && f->name; f++) {
         json_t *v = convert(c, f, cur);
-        if (!v) return json_decref(obj), NULL;
+        if (!v) {
+            json_decref(obj);
+            return NULL;
+        }
         json_object_set_new(obj, f->name, v);
     }
     return obj;
@@ -373,7 +405,8 @@ hs_err_t hs_map_apply(const hs_map_rule_t *rules, const hs_source_cfg_t *cfg,
     }
     if (rc != HS_OK) { /* leave out as it was */
         hs_source_events_t tail = {.n = 0};
-        for (size_t i = first; i < out->n; i++) tail.ev[tail.n++] = out->ev[i];
+        for (size_t i = first; i < out->n; i++)
+            tail.ev[tail.n++] = out->ev[i];
         hs_source_events_clear(&tail);
         out->n = first;
     }

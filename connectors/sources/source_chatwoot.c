@@ -29,8 +29,8 @@ static hs_err_t verify(const hs_source_cfg_t *cfg, const hs_source_req_t *req, i
                        "malformed signature header " SIG_HEADER ": not hex");
     sig.n = (size_t)n;
     hs_sig_part_t parts[] = {{ts, tslen}, {".", 1}, {req->body, req->body_len}};
-    hs_err_t rc = hs_src_match(cfg, HS_SRC_KEY_TEXT, HS_SIG_SHA256, parts, 3, &sig, 1, errstr,
-                               errstr_size);
+    hs_err_t rc =
+        hs_src_match(cfg, HS_SRC_KEY_TEXT, HS_SIG_SHA256, parts, 3, &sig, 1, errstr, errstr_size);
     if (rc) return rc;
     return hs_sig_check_time(t, now_s, hs_src_tolerance(cfg), HS_SIG_WINDOW_SYMMETRIC, errstr,
                              errstr_size);

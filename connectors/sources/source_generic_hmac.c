@@ -12,7 +12,9 @@
 
 static const char *const formats[] = {"unix", "unix_ms", "iso8601", "http_date"};
 
-static const char *tmpl_of(const hs_source_generic_t *g) { return g->tmpl ? g->tmpl : "{body}"; }
+static const char *tmpl_of(const hs_source_generic_t *g) {
+    return g->tmpl ? g->tmpl : "{body}";
+}
 
 static int format_index(const char *f) {
     for (int i = 0; i < 4; i++)
@@ -82,8 +84,9 @@ static hs_err_t check(const hs_source_cfg_t *cfg, char *errstr, size_t errstr_si
     if (n < 0) return hs_fail(HS_ERR_INVALID, errstr, errstr_size, "generic-hmac: %s", err);
     for (int i = 0; i < n; i++) {
         if (pieces[i].name && !strcmp(pieces[i].name, "timestamp") && !g->timestamp_header)
-            return hs_fail(HS_ERR_INVALID, errstr, errstr_size,
-                           "generic-hmac: template uses {timestamp} but no timestamp header is set");
+            return hs_fail(
+                HS_ERR_INVALID, errstr, errstr_size,
+                "generic-hmac: template uses {timestamp} but no timestamp header is set");
         if (pieces[i].name && !strcmp(pieces[i].name, "id") && !g->id_header)
             return hs_fail(HS_ERR_INVALID, errstr, errstr_size,
                            "generic-hmac: template uses {id} but no id header is set");

@@ -42,8 +42,7 @@ static hs_err_t classify(const hs_source_cfg_t *cfg, const hs_source_req_t *req,
     const char *ev = hs_src_header(req, "X-GitHub-Event");
     if (!ev || strlen(ev) >= sizeof out->type) return HS_OK;
     const json_t *action = body->json ? json_object_get(body->json, "action") : NULL;
-    if (json_is_string(action) &&
-        strlen(ev) + 1 + json_string_length(action) < sizeof out->type)
+    if (json_is_string(action) && strlen(ev) + 1 + json_string_length(action) < sizeof out->type)
         snprintf(out->type, sizeof out->type, "%s.%s", ev, json_string_value(action));
     else
         memcpy(out->type, ev, strlen(ev) + 1);

@@ -122,15 +122,16 @@ static const hs_map_field_t customer_attrs[] = {
 };
 
 /* accepts_marketing: email_marketing_consent.state replaced the deprecated boolean. */
-#define CUSTOMER_FIELDS                                                                          \
-    {"customer_id", "id", HS_MAP_STRING}, {"email", "email", HS_MAP_STRING, 0, ""},              \
-        {"first_name", "first_name", HS_MAP_STRING, HS_MAP_OPT},                                 \
-        {"last_name", "last_name", HS_MAP_STRING, HS_MAP_OPT},                                   \
-        {"phone", "phone", HS_MAP_STRING, HS_MAP_OPT},                                           \
-        {"accepts_marketing", "email_marketing_consent.state|accepts_marketing", HS_MAP_BOOL, 0,  \
-         "subscribed"},                                                                          \
-        {"tags", "tags", HS_MAP_STRINGS}, {"created_at", "created_at", HS_MAP_TIME_MS},          \
-        {"attributes", "", HS_MAP_ATTRS, 0, customer_attrs}
+#define CUSTOMER_FIELDS                                                                            \
+    {"customer_id", "id", HS_MAP_STRING}, {"email", "email", HS_MAP_STRING, 0, ""},                \
+        {"first_name", "first_name", HS_MAP_STRING, HS_MAP_OPT},                                   \
+        {"last_name", "last_name", HS_MAP_STRING, HS_MAP_OPT},                                     \
+        {"phone", "phone", HS_MAP_STRING, HS_MAP_OPT},                                             \
+        {"accepts_marketing", "email_marketing_consent.state|accepts_marketing", HS_MAP_BOOL, 0,   \
+         "subscribed"},                                                                            \
+        {"tags", "tags", HS_MAP_STRINGS}, {"created_at", "created_at", HS_MAP_TIME_MS}, {          \
+        "attributes", "", HS_MAP_ATTRS, 0, customer_attrs                                          \
+    }
 
 static const hs_map_field_t customer_created[] = {CUSTOMER_FIELDS, {NULL}};
 static const hs_map_field_t customer_updated[] = {

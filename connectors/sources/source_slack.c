@@ -32,8 +32,8 @@ static hs_err_t verify(const hs_source_cfg_t *cfg, const hs_source_req_t *req, i
     sig.n = (size_t)n;
     /* Slack signs the header text as sent. */
     hs_sig_part_t parts[] = {{"v0:", 3}, {ts, tslen}, {":", 1}, {req->body, req->body_len}};
-    hs_err_t rc = hs_src_match(cfg, HS_SRC_KEY_TEXT, HS_SIG_SHA256, parts, 4, &sig, 1, errstr,
-                               errstr_size);
+    hs_err_t rc =
+        hs_src_match(cfg, HS_SRC_KEY_TEXT, HS_SIG_SHA256, parts, 4, &sig, 1, errstr, errstr_size);
     if (rc) return rc;
     return hs_sig_check_time(t, now_s, hs_src_tolerance(cfg), HS_SIG_WINDOW_SYMMETRIC, errstr,
                              errstr_size);

@@ -28,8 +28,8 @@ static hs_err_t read_sigs(const char *h, const char *name, hs_src_sig_t *sigs, s
     size_t n, nv1 = 0;
     char err[128];
     if (hs_sig_split(h, ' ', ',', items, HS_SIG_MAX_ITEMS, &n, err, sizeof err))
-        return hs_fail(HS_ERR_AUTH, errstr, errstr_size, "malformed signature header %s: %s",
-                       name, err);
+        return hs_fail(HS_ERR_AUTH, errstr, errstr_size, "malformed signature header %s: %s", name,
+                       err);
     *nsigs = 0;
     for (size_t i = 0; i < n; i++) {
         if (!hs_sig_item_is(&items[i], "v1")) continue;
@@ -38,13 +38,12 @@ static hs_err_t read_sigs(const char *h, const char *name, hs_src_sig_t *sigs, s
                                      sizeof sigs[*nsigs].b);
         if (len > 0) sigs[(*nsigs)++].n = (size_t)len;
     }
-    if (nv1 == 0)
-        return hs_fail(HS_ERR_AUTH, errstr, errstr_size, "no v1 signature in %s", name);
+    if (nv1 == 0) return hs_fail(HS_ERR_AUTH, errstr, errstr_size, "no v1 signature in %s", name);
     return HS_OK;
 }
 
-hs_err_t hs_src_stdwh_verify(const hs_source_cfg_t *cfg, const hs_source_req_t *req,
-                             int64_t now_s, const char *prefix, char *errstr, size_t errstr_size) {
+hs_err_t hs_src_stdwh_verify(const hs_source_cfg_t *cfg, const hs_source_req_t *req, int64_t now_s,
+                             const char *prefix, char *errstr, size_t errstr_size) {
     char idn[64], tsn[64], sign[64];
     const char *id = std_header(req, prefix, "id", idn, sizeof idn);
     const char *ts = std_header(req, prefix, "timestamp", tsn, sizeof tsn);

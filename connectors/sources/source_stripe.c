@@ -26,8 +26,7 @@ static hs_err_t verify(const hs_source_cfg_t *cfg, const hs_source_req_t *req, i
         if (hs_sig_item_is(&items[i], "t") && t < 0) {
             if (hs_sig_parse_uint(items[i].val, items[i].val_len, &t))
                 return hs_fail(HS_ERR_AUTH, errstr, errstr_size,
-                               "malformed signature header %s: t is not a unix time",
-                               SIG_HEADER);
+                               "malformed signature header %s: t is not a unix time", SIG_HEADER);
         } else if (hs_sig_item_is(&items[i], "v1")) {
             /* A v1 that is not hex cannot match; it does not void the others. */
             long len = hs_sig_hex_decode(items[i].val, items[i].val_len, sigs[nsigs].b,
@@ -100,13 +99,14 @@ static const hs_map_field_t payment_attrs[] = {
 };
 
 /* customer is an id, or an object when the endpoint expands it. */
-#define PAYMENT_FIELDS                                                                           \
-    {"payment_id", "id", HS_MAP_STRING}, {"currency", "currency", HS_MAP_STRING},                \
-        {"customer_id", "customer.id|customer", HS_MAP_STRING, HS_MAP_OPT},                      \
-        {"order_id", "metadata.order_id", HS_MAP_STRING, HS_MAP_OPT},                            \
-        {"description", "description", HS_MAP_STRING, HS_MAP_OPT},                               \
-        {"created_at", "$created|created", HS_MAP_TIME_MS},                                      \
-        {"attributes", "", HS_MAP_ATTRS, 0, payment_attrs}
+#define PAYMENT_FIELDS                                                                             \
+    {"payment_id", "id", HS_MAP_STRING}, {"currency", "currency", HS_MAP_STRING},                  \
+        {"customer_id", "customer.id|customer", HS_MAP_STRING, HS_MAP_OPT},                        \
+        {"order_id", "metadata.order_id", HS_MAP_STRING, HS_MAP_OPT},                              \
+        {"description", "description", HS_MAP_STRING, HS_MAP_OPT},                                 \
+        {"created_at", "$created|created", HS_MAP_TIME_MS}, {                                      \
+        "attributes", "", HS_MAP_ATTRS, 0, payment_attrs                                           \
+    }
 
 static const hs_map_field_t payment_succeeded[] = {
     PAYMENT_FIELDS,

@@ -87,8 +87,8 @@ static hs_err_t check_body_hash(const hs_source_req_t *req, const char *want, ch
     return HS_OK;
 }
 
-static hs_err_t match_url(const hs_source_cfg_t *cfg, const char *url, const param_t *ps,
-                          size_t n, const hs_src_sig_t *sig, char *errstr, size_t errstr_size) {
+static hs_err_t match_url(const hs_source_cfg_t *cfg, const char *url, const param_t *ps, size_t n,
+                          const hs_src_sig_t *sig, char *errstr, size_t errstr_size) {
     hs_sig_part_t *parts = malloc((2 * n + 1) * sizeof *parts);
     if (!parts) return hs_fail(HS_ERR_INTERNAL, errstr, errstr_size, "out of memory");
     size_t k = 0;
@@ -126,7 +126,9 @@ static hs_err_t verify(const hs_source_cfg_t *cfg, const hs_source_req_t *req, i
     char *buf = NULL;
     size_t n = 0;
     hs_err_t rc = HS_OK;
-    if (has_hash == 1) {
+    if (has_hash < 0) {
+        rc = hs_fail(HS_ERR_AUTH, errstr, errstr_size, "malformed bodySHA256 in the URL");
+    } else if (has_hash == 1) {
         rc = check_body_hash(req, want, errstr, errstr_size);
     } else if (hs_src_is_form(req) || (!req->content_type && req->body_len)) {
         ps = malloc(MAX_PARAMS * sizeof *ps);

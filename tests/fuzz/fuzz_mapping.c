@@ -49,10 +49,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     hs_source_header_t headers[] = {{"X-Shopify-Shop-Domain", "fuzz.myshopify.com"},
                                     {"Content-Type", "application/json"},
                                     {NULL, NULL}};
-    hs_source_cfg_t cfg = {.secrets = secrets, .nsecrets = 1,
+    hs_source_cfg_t cfg = {.secrets = secrets,
+                           .nsecrets = 1,
                            .inventory_low_threshold = size % 3 == 0 ? -1 : (int)(size % 20)};
-    hs_source_req_t req = {.header = hs_source_header_array, .header_ctx = headers,
-                           .body = (const char *)data, .body_len = size,
+    hs_source_req_t req = {.header = hs_source_header_array,
+                           .header_ctx = headers,
+                           .body = (const char *)data,
+                           .body_len = size,
                            .content_type = "application/json"};
     hs_source_body_t body;
     char err[512];

@@ -70,18 +70,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     const char *body = p;
     size_t body_len = (size_t)(text + size - p);
-    for (int i = 0; i < 4; i++) parsers(h.field[i], body, body_len);
+    for (int i = 0; i < 4; i++)
+        parsers(h.field[i], body, body_len);
 
-    const char *secrets[] = {"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "s3cret"};
+    const char *secrets[] = {"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "czNjcmV0"};
     static const char *const formats[] = {"unix", "unix_ms", "iso8601", "http_date"};
     hs_source_cfg_t cfg = {.secrets = secrets, .nsecrets = 2, .tolerance_s = size % 2 ? 300 : -1};
-    cfg.generic = (hs_source_generic_t){
-        .header = "X-Sig", .algorithm = size % 2 ? "sha1" : "sha512",
-        .encoding = size % 4 < 2 ? "hex" : "base64", .prefix = size % 5 ? "sha256=" : NULL,
-        .tmpl = "{id}.{timestamp}.{body}{method}{url}", .timestamp_header = "X-Ts",
-        .timestamp_format = formats[size % 4], .id_header = "X-Id"};
-    hs_source_req_t req = {.url = h.field[3], .header = fuzz_header, .header_ctx = &h,
-                           .body = body, .body_len = body_len, .content_type = h.content_type};
+    cfg.generic = (hs_source_generic_t){.header = "X-Sig",
+                                        .algorithm = size % 2 ? "sha1" : "sha512",
+                                        .encoding = size % 4 < 2 ? "hex" : "base64",
+                                        .prefix = size % 5 ? "sha256=" : NULL,
+                                        .tmpl = "{id}.{timestamp}.{body}{method}{url}",
+                                        .timestamp_header = "X-Ts",
+                                        .timestamp_format = formats[size % 4],
+                                        .id_header = "X-Id"};
+    hs_source_req_t req = {.url = h.field[3],
+                           .header = fuzz_header,
+                           .header_ctx = &h,
+                           .body = body,
+                           .body_len = body_len,
+                           .content_type = h.content_type};
     char err[512];
     for (size_t i = 0; hs_source_at(i); i++) {
         const hs_source_t *src = hs_source_at(i);

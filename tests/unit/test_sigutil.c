@@ -38,7 +38,8 @@ Test(sigutil, base64_round_trip) {
     unsigned char in[64], back[64];
     char text[100];
     for (size_t n = 0; n <= sizeof in; n++) {
-        for (size_t i = 0; i < n; i++) in[i] = (unsigned char)(i * 37 + n);
+        for (size_t i = 0; i < n; i++)
+            in[i] = (unsigned char)(i * 37 + n);
         size_t len = hs_sig_b64_encode(in, n, text, sizeof text);
         cr_assert_eq(len, (n + 2) / 3 * 4);
         cr_assert_eq(hs_sig_b64_decode(text, len, back, sizeof back), (long)n);
@@ -98,9 +99,9 @@ Test(sigutil, split_stripe_style) {
     hs_sig_item_t it[HS_SIG_MAX_ITEMS];
     size_t n;
     char err[128];
-    cr_assert_eq(hs_sig_split("t=12,v1=ab,,v1=c=d,x", ',', '=', it, HS_SIG_MAX_ITEMS, &n, err,
-                              sizeof err),
-                 HS_OK);
+    cr_assert_eq(
+        hs_sig_split("t=12,v1=ab,,v1=c=d,x", ',', '=', it, HS_SIG_MAX_ITEMS, &n, err, sizeof err),
+        HS_OK);
     cr_assert_eq(n, 4);
     cr_expect(hs_sig_item_is(&it[0], "t"));
     cr_expect_eq(it[0].val_len, 2);
@@ -150,9 +151,10 @@ Test(sigutil, iso8601) {
     cr_expect_eq(t, 500);
     cr_expect_eq(hs_sig_parse_iso8601("2024-02-29T00:00:00Z", &t), 0);
     cr_expect_eq(t, 1709164800);
-    const char *bad[] = {"2021-03-25T05:09:27",  "2021-03-25", "2021-13-01T00:00:00Z",
-                         "2023-02-29T00:00:00Z", "2021-03-25T24:00:00Z", "2021-03-25T05:09:27.Z",
-                         "2021-03-25T05:09:27Zx", "1616648967", "2021-03-25T05:09:27+25:00"};
+    const char *bad[] = {
+        "2021-03-25T05:09:27",   "2021-03-25",           "2021-13-01T00:00:00Z",
+        "2023-02-29T00:00:00Z",  "2021-03-25T24:00:00Z", "2021-03-25T05:09:27.Z",
+        "2021-03-25T05:09:27Zx", "1616648967",           "2021-03-25T05:09:27+25:00"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         cr_expect_eq(hs_sig_parse_iso8601(bad[i], &t), -1, "accepted '%s'", bad[i]);
 }

@@ -78,11 +78,11 @@ static void apply_option(tcase_t *c, const char *key, const char *v) {
     } else if (!strcmp(key, "method")) {
         c->req.method = v;
     } else {
-        static const char *const names[] = {"header",           "algorithm",        "encoding",
-                                            "prefix",           "template",         "timestamp_header",
+        static const char *const names[] = {"header",           "algorithm", "encoding",
+                                            "prefix",           "template",  "timestamp_header",
                                             "timestamp_format", "id_header"};
-        const char **slots[] = {&g->header,           &g->algorithm,        &g->encoding,
-                                &g->prefix,           &g->tmpl,             &g->timestamp_header,
+        const char **slots[] = {&g->header,           &g->algorithm, &g->encoding,
+                                &g->prefix,           &g->tmpl,      &g->timestamp_header,
                                 &g->timestamp_format, &g->id_header};
         for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
             if (!strcmp(key, names[i])) {
@@ -106,17 +106,20 @@ static void load_case(tcase_t *c, const char *dir, const char *provider) {
         c->headers[i] = (hs_source_header_t){l[i], colon + 2};
     }
     c->nsecrets = lines(c, "secret", l, MAX_LINES);
-    for (size_t i = 0; i < c->nsecrets; i++) c->secrets[i] = l[i];
+    for (size_t i = 0; i < c->nsecrets; i++)
+        c->secrets[i] = l[i];
     snprintf(path, sizeof path, "%s/body", dir);
     c->body = keep(c, slurp(path, &c->body_len));
     cr_assert(c->body, "%s: no body file", dir);
     c->at = -1;
     if (lines(c, "at", l, 1)) c->at = strtoll(l[0], NULL, 10);
     if (lines(c, "expected", l, 1)) snprintf(c->expected, sizeof c->expected, "%s", l[0]);
-    c->cfg = (hs_source_cfg_t){.name = "test", .type = provider, .secrets = c->secrets,
-                               .nsecrets = c->nsecrets};
-    c->req = (hs_source_req_t){.header = hs_source_header_array, .header_ctx = c->headers,
-                               .body = c->body, .body_len = c->body_len};
+    c->cfg = (hs_source_cfg_t){
+        .name = "test", .type = provider, .secrets = c->secrets, .nsecrets = c->nsecrets};
+    c->req = (hs_source_req_t){.header = hs_source_header_array,
+                               .header_ctx = c->headers,
+                               .body = c->body,
+                               .body_len = c->body_len};
     c->req.content_type = hs_source_header_array(c->headers, "Content-Type");
     if (lines(c, "url", l, 1)) c->req.url = l[0];
     n = lines(c, "options", l, MAX_LINES);
@@ -129,7 +132,8 @@ static void load_case(tcase_t *c, const char *dir, const char *provider) {
 }
 
 static void free_case(tcase_t *c) {
-    for (size_t i = 0; i < c->ntext; i++) free(c->text[i]);
+    for (size_t i = 0; i < c->ntext; i++)
+        free(c->text[i]);
 }
 
 typedef void (*case_fn)(tcase_t *c, const hs_source_t *src);
@@ -282,8 +286,8 @@ Test(sources, table) {
 }
 
 Test(sources, header_array_is_case_insensitive) {
-    hs_source_header_t h[] = {{"X-Shopify-Topic", "orders/create"}, {"x-shopify-topic", "b"},
-                              {NULL, NULL}};
+    hs_source_header_t h[] = {
+        {"X-Shopify-Topic", "orders/create"}, {"x-shopify-topic", "b"}, {NULL, NULL}};
     cr_expect_str_eq(hs_source_header_array(h, "x-SHOPIFY-topic"), "orders/create");
     cr_expect_null(hs_source_header_array(h, "X-Shopify-Topics"));
     cr_expect_null(hs_source_header_array(NULL, "a"));

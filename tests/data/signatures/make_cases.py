@@ -362,6 +362,14 @@ def twilio():
                                          ("Content-Type", "application/json")],
                jbody.replace("value", "other"), [token],
                "invalid: bodySHA256 does not match the body", url=jurl)
+    write_case(p, "json_body_hash_malformed",
+               [("X-Twilio-Signature", "a9nBmqA0ju/hNViExpshrM61xv4="),
+                ("Content-Type", "application/json")], jbody, [token],
+               "invalid: malformed bodySHA256 in the URL", url=url + "&bodySHA256=%zz")
+    write_case(p, "json_body_hash_short",
+               [("X-Twilio-Signature", "a9nBmqA0ju/hNViExpshrM61xv4="),
+                ("Content-Type", "application/json")], jbody, [token],
+               "invalid: bodySHA256 does not match the body", url=url + "&bodySHA256=0a1f")
     write_case(p, "wrong_token", hdrs("RSOYDt4T1cUTdK1PDd93/VVr8B8="), form, ["54321"], MISMATCH,
                url=url)
     write_case(p, "tampered_param", hdrs("RSOYDt4T1cUTdK1PDd93/VVr8B8="),
