@@ -1,4 +1,5 @@
 #include "hs_config.h"
+#include "hs_config_internal.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -23,6 +24,8 @@ struct hs_config {
     size_t nkeys;
     prop_t props[MAX_PROPS];
     size_t nprops;
+    json_t *trees;   /* section -> JSON value, for hs_config_trees */
+    json_t *origins; /* "section.a.b" -> "FILE:LINE" */
 };
 
 static void slot_put(slot_t *s, const char *value, const char *origin) {
@@ -57,6 +60,8 @@ hs_config_t *hs_config_new(void) {
     }
     for (size_t i = 0; i < cfg->nkeys; i++)
         slot_put(&cfg->slots[i], hs_config_keys[i].def, "default");
+    cfg->trees = json_object();
+    cfg->origins = json_object();
     return cfg;
 }
 
@@ -71,8 +76,19 @@ void hs_config_destroy(hs_config_t *cfg) {
         free(cfg->props[i].v.value);
         free(cfg->props[i].v.origin);
     }
+    json_decref(cfg->trees);
+    json_decref(cfg->origins);
     free(cfg->slots);
     free(cfg);
+}
+
+const json_t *hs_config_tree(const hs_config_t *cfg, const char *section) {
+    return json_object_get(cfg->trees, section);
+}
+
+const char *hs_config_tree_origin(const hs_config_t *cfg, const char *path) {
+    const char *o = json_string_value(json_object_get(cfg->origins, path));
+    return o ? o : "";
 }
 
 static hs_err_t check_int(const hs_config_key_t *k, const char *value, char *errstr, size_t n) {
@@ -262,6 +278,12 @@ static hs_err_t load_root(hs_config_t *cfg, const char *path, struct fy_node *ro
         struct fy_node *k = fy_node_pair_key(pair), *v = fy_node_pair_value(pair);
         const char *name = fy_node_get_scalar0(k);
         int line = node_line(k);
+        if (name && hs_config_is_tree(name)) {
+            hs_err_t err =
+                hs_config_tree_load(cfg->trees, cfg->origins, name, v, path, line, errstr, n);
+            if (err) return err;
+            continue;
+        }
         if (!name || !is_section(name, strlen(name)))
             return hs_fail(HS_ERR_INVALID, errstr, n, "%s:%d: %s: unknown section", path, line,
                            name ? name : "?");
@@ -340,6 +362,9 @@ void hs_config_doc_write(FILE *out) {
           "```yaml\nkafka:\n  brokers: 127.0.0.1:9092\n  linger.ms: 1\n"
           "postgres:\n  dsn: postgresql://127.0.0.1:5432/hookstream\n```\n",
           out);
+    fputs("\nStructured sections, documented with the service that reads them:", out);
+    for (size_t i = 0; hs_config_trees[i]; i++) fprintf(out, " `%s:`", hs_config_trees[i]);
+    fputs("\n", out);
     char section[64] = "";
     for (const hs_config_key_t *k = hs_config_keys; k->key; k++) {
         size_t slen = (size_t)(strchr(k->key, '.') - k->key);

@@ -7,6 +7,7 @@
 #ifndef HS_CONFIG_H
 #define HS_CONFIG_H
 
+#include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -27,6 +28,10 @@ typedef struct {
 
 /* The key table, ended by a row with key NULL. */
 extern const hs_config_key_t hs_config_keys[];
+
+/* Sections whose YAML value is structured (a mapping of named items, lists) rather than scalar
+ * keys, e.g. "sources". Kept as JSON for the module that owns them; ended by NULL. */
+extern const char *const hs_config_trees[];
 
 /* Returns a new config holding every default; caller frees with hs_config_destroy. */
 hs_config_t *hs_config_new(void);
@@ -58,6 +63,15 @@ const char *hs_config_origin(const hs_config_t *cfg, const char *key);
 typedef hs_err_t (*hs_config_prop_fn)(const char *name, const char *value, const char *origin,
                                       void *opaque);
 hs_err_t hs_config_kafka_each(const hs_config_t *cfg, hs_config_prop_fn fn, void *opaque);
+
+/* Returns the YAML subtree of a structured section as JSON (borrowed; valid until the config is
+ * destroyed), or NULL when the file has none. Plain scalars that look like integers, booleans or
+ * null become those JSON types; quoted scalars stay strings. */
+const json_t *hs_config_tree(const hs_config_t *cfg, const char *section);
+
+/* Returns "FILE:LINE" of a path inside a tree ("sources.shop1.type", "sources.shop1.secrets.0"),
+ * or "" when unknown; for error messages. */
+const char *hs_config_tree_origin(const hs_config_t *cfg, const char *path);
 
 /* Writes the Markdown reference of every key (the content of docs/config.md). */
 void hs_config_doc_write(FILE *out);

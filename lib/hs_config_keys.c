@@ -5,6 +5,11 @@
 #define LEVELS "debug|info|warn|error"
 #define COMPAT "BACKWARD|BACKWARD_TRANSITIVE|FORWARD|FORWARD_TRANSITIVE|FULL|FULL_TRANSITIVE|NONE"
 
+const char *const hs_config_trees[] = {
+    "sources", /* ingest: webhook sources (docs/ingest.md) */
+    NULL,
+};
+
 const hs_config_key_t hs_config_keys[] = {
     {"log.level", HS_CFG_ENUM, "info", LEVELS, "Lowest level of JSON log lines written to stderr."},
 

@@ -139,3 +139,28 @@ Test(config, docs_config_md_is_current) {
     free(doc);
     free(text);
 }
+
+Test(config, structured_sections_become_json_with_origins) {
+    hs_config_t *cfg = hs_config_new();
+    const char *p = write_tmp("sources:\n  shop1:\n    type: shopify\n    secrets: [a, 'b']\n"
+                              "    tolerance_s: 300\n    verify: false\n    note: \"42\"\n"
+                              "kafka:\n  brokers: x:1\n");
+    cr_assert_eq(hs_config_load_file(cfg, p, err, sizeof err), HS_OK, "%s", err);
+    const json_t *src = json_object_get(hs_config_tree(cfg, "sources"), "shop1");
+    cr_assert_str_eq(json_string_value(json_object_get(src, "type")), "shopify");
+    cr_assert_eq(json_array_size(json_object_get(src, "secrets")), 2);
+    cr_assert_eq(json_integer_value(json_object_get(src, "tolerance_s")), 300);
+    cr_assert(json_is_false(json_object_get(src, "verify")));
+    cr_assert_str_eq(json_string_value(json_object_get(src, "note")), "42");
+    char want[128];
+    snprintf(want, sizeof want, "%s:3", p);
+    cr_assert_str_eq(hs_config_tree_origin(cfg, "sources.shop1.type"), want);
+    snprintf(want, sizeof want, "%s:4", p);
+    cr_assert_str_eq(hs_config_tree_origin(cfg, "sources.shop1.secrets.1"), want);
+    cr_assert_str_eq(hs_config_tree_origin(cfg, "sources.nope"), "");
+    hs_config_t *empty = hs_config_new();
+    cr_assert_null(hs_config_tree(empty, "sources"));
+    hs_config_destroy(empty);
+    unlink(p);
+    hs_config_destroy(cfg);
+}
