@@ -150,7 +150,7 @@ static hs_err_t dec_bytes(dec_t *d, const hs_avro_node_t *n, json_t **out) {
 }
 
 static hs_err_t get_string(dec_t *d, json_t **out) {
-    size_t len;
+    size_t len = 0;
     if (get_length(d, &len)) return HS_ERR_INVALID;
     json_t *j = json_stringn((const char *)d->p, len);
     if (!j) return bad(d, "string is not valid UTF-8");
@@ -174,13 +174,13 @@ static hs_err_t get_index(dec_t *d, size_t count, const char *what, size_t *i) {
 }
 
 static hs_err_t dec_enum(dec_t *d, const hs_avro_node_t *n, json_t **out) {
-    size_t i;
+    size_t i = 0;
     if (get_index(d, n->nsymbols, "enum", &i)) return HS_ERR_INVALID;
     return set(d, json_string(n->symbols[i]), out);
 }
 
 static hs_err_t dec_union(dec_t *d, const hs_avro_node_t *n, json_t **out) {
-    size_t i;
+    size_t i = 0;
     if (get_index(d, n->nbranches, "union branch", &i)) return HS_ERR_INVALID;
     return decode(d, n->branches[i], out);
 }
@@ -257,7 +257,7 @@ static hs_err_t dec_item(dec_t *d, const hs_avro_node_t *n, json_t *into, size_t
 static hs_err_t dec_blocks(dec_t *d, const hs_avro_node_t *n, json_t **out) {
     json_t *into = n->kind == HS_AVRO_MAP ? json_object() : json_array();
     if (!into) return oom(d);
-    size_t index = 0, count;
+    size_t index = 0, count = 0;
     hs_err_t err;
     while (!(err = get_block(d, n, &count)) && count > 0) {
         for (size_t i = 0; i < count && !err; i++)

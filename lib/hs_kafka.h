@@ -45,8 +45,8 @@ rd_kafka_t *hs_kafka_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, char *errs
 
 /* hs_kafka_producer_conf + dr_msg_cb (may be NULL) + hs_kafka_new. */
 rd_kafka_t *hs_kafka_producer_new(const hs_config_t *cfg,
-                                  void (*dr_msg_cb)(rd_kafka_t *rk,
-                                                    const rd_kafka_message_t *msg, void *opaque),
+                                  void (*dr_msg_cb)(rd_kafka_t *rk, const rd_kafka_message_t *msg,
+                                                    void *opaque),
                                   char *errstr, size_t errstr_size);
 
 /* hs_kafka_consumer_conf + hs_kafka_new (group may be NULL, see hs_kafka_consumer_conf). */

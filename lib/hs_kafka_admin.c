@@ -10,7 +10,9 @@
 
 #define RESPONSE_MAX 4096
 
-static int is_internal(const char *topic) { return strncmp(topic, "__", 2) == 0; }
+static int is_internal(const char *topic) {
+    return strncmp(topic, "__", 2) == 0;
+}
 
 /* Returns 1 when the cluster names a controller that is one of its brokers. The embedded mock
  * broker reports controller id 0, which is none of its brokers (1..N), and admin requests then
@@ -41,7 +43,10 @@ static void answer_reason(const response_t *r, char *out, size_t size) {
     json_t *doc = json_loads(r->buf, 0, NULL);
     const char *why = json_string_value(json_object_get(doc, "detail"));
     if (!why) why = json_string_value(json_object_get(doc, "title"));
-    snprintf(out, size, "%s", why ? why : r->buf);
+    if (!why) why = r->buf;
+    size_t len = strlen(why) < size ? strlen(why) : size - 1;
+    memcpy(out, why, len);
+    out[len] = 0;
     json_decref(doc);
 }
 
@@ -116,7 +121,8 @@ static hs_err_t admin_create(rd_kafka_t *rk, const char *topic, int partitions, 
     rd_kafka_AdminOptions_destroy(ao);
     rd_kafka_NewTopic_destroy(nt);
     switch (err) {
-    case RD_KAFKA_RESP_ERR_NO_ERROR: return HS_OK;
+    case RD_KAFKA_RESP_ERR_NO_ERROR:
+        return HS_OK;
     case RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS:
         return hs_fail(HS_ERR_CONFLICT, errstr, n, "topic '%s' already exists", topic);
     case RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE:

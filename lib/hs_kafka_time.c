@@ -20,12 +20,9 @@ static const struct {
     const char *value;
 } probe_props[] = {
     {"group.id", "hookstream-time-probe"}, /* assign() needs one; nothing is committed */
-    {"enable.auto.commit", "false"},
-    {"enable.auto.offset.store", "false"},
-    {"enable.partition.eof", "true"},
-    {"auto.offset.reset", "earliest"},
-    {"fetch.wait.max.ms", "10"},
-    {"max.partition.fetch.bytes", "65536"},
+    {"enable.auto.commit", "false"},       {"enable.auto.offset.store", "false"},
+    {"enable.partition.eof", "true"},      {"auto.offset.reset", "earliest"},
+    {"fetch.wait.max.ms", "10"},           {"max.partition.fetch.bytes", "65536"},
 };
 
 static int64_t now_ms(void) {
@@ -78,8 +75,7 @@ static void probe_destroy(rd_kafka_t *c) {
 
 /* The first message at or after offset: *m_off and *m_ts, or *m_off = -1 at the partition end. */
 static hs_err_t probe_at(rd_kafka_t *c, const char *topic, int32_t partition, int64_t offset,
-                         int64_t deadline, int64_t *m_off, int64_t *m_ts, char *errstr,
-                         size_t n) {
+                         int64_t deadline, int64_t *m_off, int64_t *m_ts, char *errstr, size_t n) {
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(list, topic, partition)->offset = offset;
     rd_kafka_resp_err_t err = rd_kafka_assign(c, list);
@@ -88,7 +84,8 @@ static hs_err_t probe_at(rd_kafka_t *c, const char *topic, int32_t partition, in
     for (int64_t left; (left = deadline - now_ms()) > 0;) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c, (int)(left < 100 ? left : 100));
         if (!m) continue;
-        int mine = m->rkt && m->partition == partition && !strcmp(rd_kafka_topic_name(m->rkt), topic);
+        int mine =
+            m->rkt && m->partition == partition && !strcmp(rd_kafka_topic_name(m->rkt), topic);
         hs_err_t rc = HS_ERR_TIMEOUT; /* not an answer yet: keep polling */
         if (mine && m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
             *m_off = -1;
@@ -109,9 +106,8 @@ static hs_err_t probe_at(rd_kafka_t *c, const char *topic, int32_t partition, in
 }
 
 /* First offset in [lo, hi] whose message timestamp is >= ts, knowing the one at hi is. */
-static hs_err_t search(rd_kafka_t *c, const char *topic, int32_t partition, int64_t ts,
-                       int64_t lo, int64_t hi, int64_t deadline, int64_t *offset, char *errstr,
-                       size_t n) {
+static hs_err_t search(rd_kafka_t *c, const char *topic, int32_t partition, int64_t ts, int64_t lo,
+                       int64_t hi, int64_t deadline, int64_t *offset, char *errstr, size_t n) {
     while (lo < hi) {
         int64_t mid = lo + (hi - lo) / 2, m_off = -1, m_ts = 0;
         hs_err_t rc = probe_at(c, topic, partition, mid, deadline, &m_off, &m_ts, errstr, n);
@@ -139,8 +135,9 @@ static hs_err_t by_api(rd_kafka_t *rk, const char *topic, int32_t partition, int
         return hs_fail(HS_ERR_NOT_FOUND, errstr, n, "%s [%d]: no such topic or partition", topic,
                        (int)partition);
     if (err)
-        return hs_fail(HS_ERR_UNAVAILABLE, errstr, n, "kafka at %s: offsets for time of %s [%d]: %s",
-                       hs_kafka_brokers(rk), topic, (int)partition, rd_kafka_err2str(err));
+        return hs_fail(HS_ERR_UNAVAILABLE, errstr, n,
+                       "kafka at %s: offsets for time of %s [%d]: %s", hs_kafka_brokers(rk), topic,
+                       (int)partition, rd_kafka_err2str(err));
     return HS_OK;
 }
 

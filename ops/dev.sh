@@ -46,7 +46,7 @@ source "$dev_dir/env"
 echo
 echo "==> demo: a few typed events, produced and read back decoded"
 for type in order.placed customer.created payment.succeeded inventory.low; do
-  "$hs" produce --type "$type" "$(cat "tests/data/avro/$type/input.json")" >/dev/null
+  "$hs" produce --type "$type" "$(jq -c . "tests/data/avro/$type/input.json")" >/dev/null
   echo "  produced $type"
 done
 events=$("$hs" consume hs.events.orders hs.events.customers hs.events.payments \

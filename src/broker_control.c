@@ -21,12 +21,15 @@ static const struct {
     const char *name;
     int16_t key;
 } apis[] = {
-    {"Produce", 0},         {"Fetch", 1},           {"ListOffsets", 2},
-    {"Metadata", 3},        {"OffsetCommit", 8},    {"OffsetFetch", 9},
-    {"FindCoordinator", 10}, {"JoinGroup", 11},     {"Heartbeat", 12},
-    {"LeaveGroup", 13},     {"SyncGroup", 14},      {"ApiVersion", 18},
-    {"InitProducerId", 22}, {"AddPartitionsToTxn", 24}, {"AddOffsetsToTxn", 25},
-    {"EndTxn", 26},         {"TxnOffsetCommit", 28},
+    {"Produce", 0},          {"Fetch", 1},
+    {"ListOffsets", 2},      {"Metadata", 3},
+    {"OffsetCommit", 8},     {"OffsetFetch", 9},
+    {"FindCoordinator", 10}, {"JoinGroup", 11},
+    {"Heartbeat", 12},       {"LeaveGroup", 13},
+    {"SyncGroup", 14},       {"ApiVersion", 18},
+    {"InitProducerId", 22},  {"AddPartitionsToTxn", 24},
+    {"AddOffsetsToTxn", 25}, {"EndTxn", 26},
+    {"TxnOffsetCommit", 28},
 };
 #define NAPIS (sizeof apis / sizeof apis[0])
 
@@ -65,7 +68,8 @@ static void topics_get(hs_http_req_t *req, void *opaque) {
                              md->topics[i].partition_cnt);
     qsort(items, (size_t)md->topic_cnt, sizeof *items, topic_cmp);
     json_t *list = json_array();
-    for (int i = 0; i < md->topic_cnt; i++) json_array_append_new(list, items[i]);
+    for (int i = 0; i < md->topic_cnt; i++)
+        json_array_append_new(list, items[i]);
     free(items);
     rd_kafka_metadata_destroy(md);
     hs_http_respond_json(req, 200, json_pack("{s:o}", "topics", list));
@@ -80,8 +84,9 @@ static void topics_post(hs_http_req_t *req, void *opaque) {
     json_int_t partitions = jp ? json_integer_value(jp) : st->default_partitions;
     char why[320] = "";
     if (!name || !hs_kafka_topic_name_ok(name))
-        snprintf(why, sizeof why, "\"name\": expected a topic name of 1-249 characters "
-                                  "[A-Za-z0-9._-]");
+        snprintf(why, sizeof why,
+                 "\"name\": expected a topic name of 1-249 characters "
+                 "[A-Za-z0-9._-]");
     else if ((jp && !json_is_integer(jp)) || partitions < 1 || partitions > MAX_PARTITIONS)
         snprintf(why, sizeof why, "\"partitions\": expected an integer 1..%d", MAX_PARTITIONS);
     if (why[0]) {
@@ -98,8 +103,8 @@ static void topics_post(hs_http_req_t *req, void *opaque) {
     } else {
         hs_log(HS_LOG_INFO, "topic created", "{s:s, s:I}", "topic", name, "partitions",
                (json_int_t)partitions);
-        hs_http_respond_json(req, 201, json_pack("{s:s, s:I}", "name", name, "partitions",
-                                                 (json_int_t)partitions));
+        hs_http_respond_json(
+            req, 201, json_pack("{s:s, s:I}", "name", name, "partitions", (json_int_t)partitions));
     }
     json_decref(doc);
 }
@@ -130,12 +135,16 @@ static void broker_set(hs_http_req_t *req, broker_state_t *st, int up) {
         return;
     }
     hs_log(HS_LOG_INFO, up ? "broker up" : "broker down", "{s:i}", "broker", id);
-    hs_http_respond_json(req, 200, json_pack("{s:i, s:s}", "broker", id, "state",
-                                             up ? "up" : "down"));
+    hs_http_respond_json(req, 200,
+                         json_pack("{s:i, s:s}", "broker", id, "state", up ? "up" : "down"));
 }
 
-static void broker_down(hs_http_req_t *req, void *opaque) { broker_set(req, opaque, 0); }
-static void broker_up(hs_http_req_t *req, void *opaque) { broker_set(req, opaque, 1); }
+static void broker_down(hs_http_req_t *req, void *opaque) {
+    broker_set(req, opaque, 0);
+}
+static void broker_up(hs_http_req_t *req, void *opaque) {
+    broker_set(req, opaque, 1);
+}
 
 static void broker_rtt(hs_http_req_t *req, void *opaque) {
     broker_state_t *st = opaque;
@@ -144,8 +153,7 @@ static void broker_rtt(hs_http_req_t *req, void *opaque) {
     json_t *doc = body_json(req);
     if (!doc) return;
     json_t *ms = json_object_get(doc, "ms");
-    if (!json_is_integer(ms) || json_integer_value(ms) < 0 ||
-        json_integer_value(ms) > MAX_RTT_MS) {
+    if (!json_is_integer(ms) || json_integer_value(ms) < 0 || json_integer_value(ms) > MAX_RTT_MS) {
         char why[64];
         snprintf(why, sizeof why, "\"ms\": expected an integer 0..%d", MAX_RTT_MS);
         hs_http_respond_problem(req, 400, "Bad Request", why);
@@ -183,18 +191,16 @@ static int err_code(const char *name, rd_kafka_resp_err_t *code) {
 /* Fills codes from the "errors" array; returns its length, or -1 after answering 400. */
 static int parse_errors(hs_http_req_t *req, json_t *list, rd_kafka_resp_err_t *codes) {
     char why[320];
-    if (!json_is_array(list) || json_array_size(list) == 0 ||
-        json_array_size(list) > MAX_ERRORS) {
-        snprintf(why, sizeof why, "\"errors\": expected an array of 1..%d error names",
-                 MAX_ERRORS);
+    if (!json_is_array(list) || json_array_size(list) == 0 || json_array_size(list) > MAX_ERRORS) {
+        snprintf(why, sizeof why, "\"errors\": expected an array of 1..%d error names", MAX_ERRORS);
         hs_http_respond_problem(req, 400, "Bad Request", why);
         return -1;
     }
     for (size_t i = 0; i < json_array_size(list); i++) {
         const char *name = json_string_value(json_array_get(list, i));
         if (!err_code(name, &codes[i])) {
-            snprintf(why, sizeof why, "\"errors\"[%zu]: '%.200s' is not a Kafka error name",
-                     i, name ? name : "(not a string)");
+            snprintf(why, sizeof why, "\"errors\"[%zu]: '%.200s' is not a Kafka error name", i,
+                     name ? name : "(not a string)");
             hs_http_respond_problem(req, 400, "Bad Request", why);
             return -1;
         }
@@ -230,7 +236,8 @@ static void errors_post(hs_http_req_t *req, void *opaque) {
 
 static void errors_delete(hs_http_req_t *req, void *opaque) {
     broker_state_t *st = opaque;
-    for (size_t i = 0; i < NAPIS; i++) rd_kafka_mock_clear_request_errors(st->mock, apis[i].key);
+    for (size_t i = 0; i < NAPIS; i++)
+        rd_kafka_mock_clear_request_errors(st->mock, apis[i].key);
     hs_log(HS_LOG_INFO, "request errors cleared", NULL);
     hs_http_respond_json(req, 200, json_pack("{s:b}", "cleared", 1));
 }

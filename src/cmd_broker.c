@@ -23,10 +23,11 @@
 static const char usage[] =
     "usage: hookstream broker [options]\n\n"
     "Runs librdkafka's mock cluster as a Kafka-protocol broker on loopback (in memory; see\n"
-    "docs/broker.md for its limits). Creates hs.events.<domain> for every event domain, hs.audit,\n"
-    "hs.flags and the topics asked for, prints the bootstrap address as the first line and\n"
-    "\"control http://HOST:PORT\" (the control API) as the second, writes the bootstrap address to\n"
-    "the bootstrap file, and runs until SIGTERM or SIGINT (then removes the file and exits 0).\n\n"
+    "docs/broker.md for its limits). Creates hs.events.<domain> for every event domain,\n"
+    "hs.audit, hs.flags and the topics asked for, prints the bootstrap address as the first\n"
+    "line and \"control http://HOST:PORT\" (the control API) as the second, writes the\n"
+    "bootstrap address to the bootstrap file, and runs until SIGTERM or SIGINT (then removes\n"
+    "the file and exits 0).\n\n"
     "options:\n"
     "  -b, --brokers N          brokers in the cluster, 1..9 (broker.count)\n"
     "  -t, --topic NAME[:N]     also create topic NAME with N partitions (repeatable)\n"
@@ -58,8 +59,7 @@ static void topics_put(topics_t *t, const char *name, int partitions) {
 }
 
 /* Adds "NAME[:N]" (len bytes of spec); returns 0, or -1 with why. */
-static int topic_spec_add(topics_t *t, const char *spec, size_t len, int def, char *why,
-                          size_t n) {
+static int topic_spec_add(topics_t *t, const char *spec, size_t len, int def, char *why, size_t n) {
     char buf[300];
     if (len >= sizeof buf) return snprintf(why, n, "'%.40s...': name too long", spec), -1;
     memcpy(buf, spec, len);
@@ -88,7 +88,8 @@ static int topic_spec_add(topics_t *t, const char *spec, size_t len, int def, ch
 static void topics_collect(topics_t *t, const hs_config_t *cfg, char **flags, int nflags) {
     int def = (int)hs_config_int(cfg, "kafka.partitions");
     char why[400];
-    for (size_t i = 0; i < hs_catalog_count(); i++) topics_put(t, hs_catalog_at(i)->topic, def);
+    for (size_t i = 0; i < hs_catalog_count(); i++)
+        topics_put(t, hs_catalog_at(i)->topic, def);
     topics_put(t, "hs.audit", def);
     topics_put(t, "hs.flags", def);
     const char *list = hs_config_str(cfg, "broker.topics");
@@ -120,17 +121,21 @@ static void make_parents(const char *path) {
     }
 }
 
-/* Writes line to path through a temporary file and rename, so a reader never sees half of it. */
-static int write_atomic(const char *path, const char *line, char *why, size_t n) {
+/* Writes line to path through a temporary file and rename, so a reader never sees half of it.
+ * Prints why and returns -1 on failure. */
+static int write_atomic(const char *path, const char *line) {
     char tmp[PATH_MAX];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp) {
+        fprintf(stderr, "hookstream broker: bootstrap file %s: path too long\n", path);
+        return -1;
+    }
     make_parents(path);
     FILE *fp = fopen(tmp, "w");
-    if (!fp) return snprintf(why, n, "%s: %s", tmp, strerror(errno)), -1;
-    int ok = fprintf(fp, "%s\n", line) > 0;
-    ok = (fclose(fp) == 0) && ok;
+    int ok = fp && fprintf(fp, "%s\n", line) > 0;
+    ok = (fp && fclose(fp) == 0) && ok;
     if (!ok || rename(tmp, path) != 0) {
-        snprintf(why, n, "%s: %s", path, strerror(errno));
+        fprintf(stderr, "hookstream broker: bootstrap file %s: %s\n", fp ? path : tmp,
+                strerror(errno));
         unlink(tmp);
         return -1;
     }
@@ -186,12 +191,12 @@ static int broker_start(broker_t *b, const hs_config_t *cfg, char *err, size_t n
     }
     conf = rd_kafka_conf_new();
     rd_kafka_conf_set_log_cb(conf, hs_kafka_log_cb);
-    rd_kafka_conf_set(conf, "bootstrap.servers", rd_kafka_mock_cluster_bootstraps(b->st.mock),
-                      err, n);
+    rd_kafka_conf_set(conf, "bootstrap.servers", rd_kafka_mock_cluster_bootstraps(b->st.mock), err,
+                      n);
     b->st.client = hs_kafka_new(RD_KAFKA_PRODUCER, conf, err, n);
     if (!b->st.client) return -1;
-    b->http = broker_control_start(&b->st, cfg, hs_config_str(cfg, "broker.control_listen"), err,
-                                   n);
+    b->http =
+        broker_control_start(&b->st, cfg, hs_config_str(cfg, "broker.control_listen"), err, n);
     return b->http ? 0 : -1;
 }
 
@@ -219,15 +224,11 @@ static int broker_run(const hs_config_t *cfg, broker_t *b) {
     control_url(hs_config_str(cfg, "broker.control_listen"), hs_http_server_port(b->http), url,
                 sizeof url);
     const char *file = hs_config_str(cfg, "broker.bootstrap_file");
-    if (file[0] && write_atomic(file, bootstrap, err, sizeof err)) {
-        fprintf(stderr, "hookstream broker: bootstrap file %s\n", err);
-        return 1;
-    }
+    if (file[0] && write_atomic(file, bootstrap)) return 1;
     printf("%s\ncontrol %s\n", bootstrap, url);
     fflush(stdout);
     hs_log(HS_LOG_INFO, "broker ready", "{s:s, s:s, s:i, s:i, s:s}", "bootstrap", bootstrap,
-           "control", url, "brokers", b->st.brokers, "topics", b->topics.n, "bootstrap_file",
-           file);
+           "control", url, "brokers", b->st.brokers, "topics", b->topics.n, "bootstrap_file", file);
     int sig = 0;
     sigwait(&stop, &sig);
     hs_log(HS_LOG_INFO, "broker stopping", "{s:s}", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM");
@@ -249,16 +250,26 @@ int cmd_broker(int argc, char **argv) {
     while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT "b:t:p:f:", opts, NULL)) != -1) {
         if (cli_common_opt(&common, opt, optarg)) continue;
         switch (opt) {
-        case 'h': return fputs(usage, stdout), 0;
-        case 'b': cli_set(&common, "broker.count", optarg); break;
-        case 'p': cli_set(&common, "kafka.partitions", optarg); break;
-        case 'f': cli_set(&common, "broker.bootstrap_file", optarg); break;
-        case 'L': cli_set(&common, "broker.control_listen", optarg); break;
+        case 'h':
+            return fputs(usage, stdout), 0;
+        case 'b':
+            cli_set(&common, "broker.count", optarg);
+            break;
+        case 'p':
+            cli_set(&common, "kafka.partitions", optarg);
+            break;
+        case 'f':
+            cli_set(&common, "broker.bootstrap_file", optarg);
+            break;
+        case 'L':
+            cli_set(&common, "broker.control_listen", optarg);
+            break;
         case 't':
             if (nflags == MAX_TOPICS) return cli_usage_error("broker");
             flags[nflags++] = optarg;
             break;
-        default: return cli_usage_error("broker");
+        default:
+            return cli_usage_error("broker");
         }
     }
     if (optind < argc) {

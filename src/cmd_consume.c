@@ -28,8 +28,9 @@ static const char usage[] =
     "Prints each message as one JSON line: topic, partition, offset, timestamp (ms), key,\n"
     "headers, type (ce_type), schema_id and value (Avro decoded with the schema the registry has\n"
     "for the message's schema id). A value not in the Confluent wire format is printed as JSON,\n"
-    "a string or base64, with \"value_format\". A message that cannot be decoded carries \"error\"\n"
-    "and consuming goes on. TOPIC may be a regular expression starting with ^ (^hs\\.events\\..*).\n\n"
+    "a string or base64, with \"value_format\". A message that cannot be decoded carries\n"
+    "\"error\" and consuming goes on. TOPIC may be a regular expression starting with ^, like\n"
+    "'^hs\\.events\\..*'.\n\n"
     "options:\n"
     "  -g, --group G          consume as member of group G: offsets are committed after each\n"
     "                         printed message; --from applies where G has no committed offset,\n"
@@ -44,8 +45,8 @@ static const char usage[] =
     "      --raw              do not decode Avro: print values as JSON, string or base64\n"
     "      --timeout-ms MS    exit when no message arrived for MS milliseconds\n"
     "  -b, --brokers LIST     bootstrap servers (kafka.brokers)\n"
-    "      --registry URL     schema registry (registry.url; empty: Postgres catalog)\n"
-    CLI_COMMON_HELP;
+    "      --registry URL     schema registry (registry.url; empty: the Postgres "
+    "catalog)\n" CLI_COMMON_HELP;
 
 typedef enum { POS_BEGINNING, POS_END, POS_OFFSET, POS_TIME } pos_kind_t;
 
@@ -95,7 +96,9 @@ static int say(int ret, const char *fmt, ...) {
 }
 
 static volatile sig_atomic_t stopping;
-static void on_signal(int sig) { stopping = sig; }
+static void on_signal(int sig) {
+    stopping = sig;
+}
 
 static int64_t now_ms(void) {
     struct timespec ts;
@@ -118,7 +121,8 @@ static int64_t parse_rfc3339(const char *s) {
     const char *p = s + 19;
     if (*p == '.') {
         int64_t scale = 100;
-        for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10) ms += (*p - '0') * scale;
+        for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10)
+            ms += (*p - '0') * scale;
     }
     if (*p == '+' || *p == '-') {
         int hh = 0, mm = 0;
@@ -145,8 +149,7 @@ static int64_t parse_duration(const char *s) {
 
 /* Sets c->pos from --from / --since; returns 0 or prints why and returns -1. */
 static int parse_position(consume_t *c) {
-    if (c->from && c->since)
-        return say(-1, "give --from or --since, not both");
+    if (c->from && c->since) return say(-1, "give --from or --since, not both");
     c->pos = c->group ? POS_END : POS_BEGINNING;
     if (c->since) {
         int64_t d = parse_duration(c->since);
@@ -170,8 +173,10 @@ static int parse_position(consume_t *c) {
     } else if ((c->pos_value = parse_rfc3339(c->from)) >= 0) {
         c->pos = POS_TIME;
     } else {
-        return say(-1, "--from '%s': expected beginning, end, an offset, an RFC 3339 time or unix "
-                       "milliseconds", c->from);
+        return say(-1,
+                   "--from '%s': expected beginning, end, an offset, an RFC 3339 time or unix "
+                   "milliseconds",
+                   c->from);
     }
     return 0;
 }
@@ -180,13 +185,20 @@ static int parse_position(consume_t *c) {
 static int start_offset(consume_t *c, const char *topic, int32_t partition, int64_t *offset) {
     char err[600];
     switch (c->pos) {
-    case POS_BEGINNING: *offset = RD_KAFKA_OFFSET_BEGINNING; return 0;
-    case POS_END: *offset = RD_KAFKA_OFFSET_END; return 0;
-    case POS_OFFSET: *offset = c->pos_value; return 0;
-    case POS_TIME: break;
+    case POS_BEGINNING:
+        *offset = RD_KAFKA_OFFSET_BEGINNING;
+        return 0;
+    case POS_END:
+        *offset = RD_KAFKA_OFFSET_END;
+        return 0;
+    case POS_OFFSET:
+        *offset = c->pos_value;
+        return 0;
+    case POS_TIME:
+        break;
     }
-    if (hs_kafka_offset_for_time(c->rk, topic, partition, c->pos_value, offset, c->timeout_ms,
-                                 err, sizeof err)) {
+    if (hs_kafka_offset_for_time(c->rk, topic, partition, c->pos_value, offset, c->timeout_ms, err,
+                                 sizeof err)) {
         return say(-1, "%s", err);
     }
     return 0;
@@ -243,8 +255,7 @@ static int assign_all(consume_t *c) {
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_resp_err_t err = rd_kafka_metadata(c->rk, 1, NULL, &md, c->timeout_ms);
     if (err)
-        return say(-1, "kafka at %s: metadata: %s",
-                       hs_kafka_brokers(c->rk), rd_kafka_err2str(err));
+        return say(-1, "kafka at %s: metadata: %s", hs_kafka_brokers(c->rk), rd_kafka_err2str(err));
     int matched[MAX_TOPICS] = {0}, rc = 0;
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(16);
     for (int i = 0; i < md->topic_cnt && !rc; i++) {
@@ -262,11 +273,9 @@ static int assign_all(consume_t *c) {
     rd_kafka_metadata_destroy(md);
     for (int i = 0; i < c->ntopics && !rc; i++)
         if (c->topics[i][0] != '^' && !matched[i])
-            rc = say(-1, "topic '%s' does not exist",
-                         c->topics[i]);
+            rc = say(-1, "topic '%s' does not exist", c->topics[i]);
     if (!rc && list->cnt == 0)
-        rc = say(-1, "no partition matches%s",
-                     c->partition >= 0 ? " --partition" : " the topics");
+        rc = say(-1, "no partition matches%s", c->partition >= 0 ? " --partition" : " the topics");
     if (!rc && (err = rd_kafka_assign(c->rk, list)))
         rc = say(-1, "assign: %s", rd_kafka_err2str(err));
     rd_kafka_topic_partition_list_destroy(list);
@@ -294,7 +303,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
     rd_kafka_error_t *e = NULL;
     if (cooperative)
-        e = assign ? rd_kafka_incremental_assign(rk, parts) : rd_kafka_incremental_unassign(rk, parts);
+        e = assign ? rd_kafka_incremental_assign(rk, parts)
+                   : rd_kafka_incremental_unassign(rk, parts);
     else
         rd_kafka_assign(rk, assign ? parts : NULL);
     if (e) {
@@ -403,12 +413,12 @@ static json_t *headers_json(const rd_kafka_message_t *m, json_t **type) {
 static void print_message(consume_t *c, const rd_kafka_message_t *m) {
     const char *format;
     json_t *type, *headers = headers_json(m, &type);
-    json_t *line = json_pack("{s:s, s:i, s:I, s:I, s:o, s:o, s:o}", "topic",
-                             rd_kafka_topic_name(m->rkt), "partition", m->partition, "offset",
-                             (json_int_t)m->offset, "timestamp",
-                             (json_int_t)rd_kafka_message_timestamp(m, NULL), "key",
-                             m->key ? text_or_base64(m->key, m->key_len, &format) : json_null(),
-                             "headers", headers, "type", type);
+    json_t *line =
+        json_pack("{s:s, s:i, s:I, s:I, s:o, s:o, s:o}", "topic", rd_kafka_topic_name(m->rkt),
+                  "partition", m->partition, "offset", (json_int_t)m->offset, "timestamp",
+                  (json_int_t)rd_kafka_message_timestamp(m, NULL), "key",
+                  m->key ? text_or_base64(m->key, m->key_len, &format) : json_null(), "headers",
+                  headers, "type", type);
     add_value(c, line, m);
     json_dumpf(line, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
     putchar('\n');
@@ -511,7 +521,8 @@ static int consume_run(consume_t *c) {
 }
 
 static void consume_free(consume_t *c) {
-    for (int i = 0; i < c->nschemas; i++) hs_avro_schema_destroy(c->schemas[i].schema);
+    for (int i = 0; i < c->nschemas; i++)
+        hs_avro_schema_destroy(c->schemas[i].schema);
     hs_registry_destroy(c->reg);
     free(c->parts);
 }
@@ -536,18 +547,41 @@ static int parse_args(consume_t *c, cli_common_t *common, int argc, char **argv)
     while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT "g:p:n:eb:", opts, NULL)) != -1) {
         if (cli_common_opt(common, opt, optarg)) continue;
         switch (opt) {
-        case 'h': fputs(usage, stdout); return 0;
-        case 'g': c->group = optarg; break;
-        case 'F': c->from = optarg; break;
-        case 'S': c->since = optarg; break;
-        case 'p': c->partition = cli_parse_long("consume", "--partition", optarg); break;
-        case 'n': c->count = cli_parse_long("consume", "--count", optarg); break;
-        case 'e': c->exit_at_end = 1; break;
-        case 'r': c->raw = 1; break;
-        case 'T': c->idle_ms = cli_parse_long("consume", "--timeout-ms", optarg); break;
-        case 'b': cli_set(common, "kafka.brokers", optarg); break;
-        case 'R': cli_set(common, "registry.url", optarg); break;
-        default: return cli_usage_error("consume");
+        case 'h':
+            fputs(usage, stdout);
+            return 0;
+        case 'g':
+            c->group = optarg;
+            break;
+        case 'F':
+            c->from = optarg;
+            break;
+        case 'S':
+            c->since = optarg;
+            break;
+        case 'p':
+            c->partition = cli_parse_long("consume", "--partition", optarg);
+            break;
+        case 'n':
+            c->count = cli_parse_long("consume", "--count", optarg);
+            break;
+        case 'e':
+            c->exit_at_end = 1;
+            break;
+        case 'r':
+            c->raw = 1;
+            break;
+        case 'T':
+            c->idle_ms = cli_parse_long("consume", "--timeout-ms", optarg);
+            break;
+        case 'b':
+            cli_set(common, "kafka.brokers", optarg);
+            break;
+        case 'R':
+            cli_set(common, "registry.url", optarg);
+            break;
+        default:
+            return cli_usage_error("consume");
         }
     }
     for (; optind < argc; optind++) {
@@ -556,14 +590,12 @@ static int parse_args(consume_t *c, cli_common_t *common, int argc, char **argv)
         if (c->ntopics == MAX_TOPICS) return say(2, "too many topics");
         if (t[0] == '^' ? regcomp(&re, t, REG_EXTENDED | REG_NOSUB) != 0
                         : !hs_kafka_topic_name_ok(t))
-            return say(2, "'%s' is not a topic name or a ^regex",
-                           t);
+            return say(2, "'%s' is not a topic name or a ^regex", t);
         if (t[0] == '^') regfree(&re);
         c->topics[c->ntopics++] = argv[optind];
     }
     if (c->ntopics == 0) return say(2, "give at least one TOPIC");
-    if (c->group && c->partition >= 0)
-        return say(2, "--partition works without --group only");
+    if (c->group && c->partition >= 0) return say(2, "--partition works without --group only");
     if ((c->group && !c->group[0]) || parse_position(c)) return 2;
     return -1;
 }

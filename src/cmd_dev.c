@@ -31,8 +31,7 @@ static const char usage[] =
     "`status` exits 0 when every part is up, 3 when none is, 1 when some are down.\n\n"
     "options:\n"
     "      --dir D           stack directory (dev.dir, default .hookstream)\n"
-    "      --purge           with down: also delete D (the Postgres cluster, "
-    "logs)\n" CLI_COMMON_HELP;
+    "      --purge           with down: also delete D (Postgres cluster, logs)\n" CLI_COMMON_HELP;
 
 /* --- pid and port files --- */
 

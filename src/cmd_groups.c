@@ -45,15 +45,17 @@ static void print_groups(const struct rd_kafka_group_list *gl, int json) {
     for (int i = 0; i < gl->group_cnt; i++) {
         const struct rd_kafka_group_info *g = &gl->groups[i];
         if (json)
-            json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, s:i}", "group", g->group,
-                                                  "state", g->state, "protocol_type",
-                                                  g->protocol_type, "protocol", g->protocol,
-                                                  "members", g->member_cnt));
+            json_array_append_new(list,
+                                  json_pack("{s:s, s:s, s:s, s:s, s:i}", "group", g->group, "state",
+                                            g->state, "protocol_type", g->protocol_type, "protocol",
+                                            g->protocol, "members", g->member_cnt));
         else
             printf("%-40s %-14s %-12s %d\n", g->group, g->state, g->protocol, g->member_cnt);
     }
-    if (json) print_json(json_pack("{s:o}", "groups", list));
-    else json_decref(list);
+    if (json)
+        print_json(json_pack("{s:o}", "groups", list));
+    else
+        json_decref(list);
 }
 
 static int groups_list(groups_cmd_t *c, rd_kafka_t *rk) {
@@ -88,18 +90,18 @@ static int groups_describe(groups_cmd_t *c, rd_kafka_t *rk) {
         total += l->lag;
         if (c->json)
             json_array_append_new(list, json_pack("{s:s, s:i, s:I, s:I, s:I, s:I}", "topic",
-                                                  l->topic, "partition", l->partition,
-                                                  "committed", (json_int_t)l->committed, "low",
-                                                  (json_int_t)l->low, "high",
-                                                  (json_int_t)l->high, "lag", (json_int_t)l->lag));
+                                                  l->topic, "partition", l->partition, "committed",
+                                                  (json_int_t)l->committed, "low",
+                                                  (json_int_t)l->low, "high", (json_int_t)l->high,
+                                                  "lag", (json_int_t)l->lag));
         else
             printf("%-40s %-10d %-12lld %-12lld %lld\n", l->topic, (int)l->partition,
                    (long long)l->committed, (long long)l->high, (long long)l->lag);
     }
     free(lags);
     if (c->json) {
-        print_json(json_pack("{s:s, s:o, s:I}", "group", c->group, "partitions", list,
-                             "total_lag", (json_int_t)total));
+        print_json(json_pack("{s:s, s:o, s:I}", "group", c->group, "partitions", list, "total_lag",
+                             (json_int_t)total));
         return 0;
     }
     json_decref(list);
@@ -147,19 +149,26 @@ int cmd_groups(int argc, char **argv) {
     while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT "b:t:j", opts, NULL)) != -1) {
         if (cli_common_opt(&common, opt, optarg)) continue;
         switch (opt) {
-        case 'h': return fputs(usage, stdout), 0;
-        case 'b': cli_set(&common, "kafka.brokers", optarg); break;
-        case 't': c.topic = optarg; break;
-        case 'j': c.json = 1; break;
-        default: return cli_usage_error("groups");
+        case 'h':
+            return fputs(usage, stdout), 0;
+        case 'b':
+            cli_set(&common, "kafka.brokers", optarg);
+            break;
+        case 't':
+            c.topic = optarg;
+            break;
+        case 'j':
+            c.json = 1;
+            break;
+        default:
+            return cli_usage_error("groups");
         }
     }
     c.sub = optind < argc ? argv[optind++] : "list";
     c.group = optind < argc ? argv[optind++] : NULL;
     for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
         if (strcmp(subs[i].name, c.sub) != 0) continue;
-        if (subs[i].wants_group != (c.group != NULL) || optind < argc ||
-            (c.group && !c.group[0])) {
+        if (subs[i].wants_group != (c.group != NULL) || optind < argc || (c.group && !c.group[0])) {
             fprintf(stderr, "hookstream groups %s: %s\n", c.sub,
                     subs[i].wants_group ? "expected one GROUP" : "takes no arguments");
             return 2;

@@ -2,12 +2,15 @@
  * validated and encoded before the first message is sent, so one bad line sends nothing. */
 #include <errno.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "commands.h"
@@ -20,16 +23,17 @@
 
 #define DEFAULT_SOURCE "/hookstream/cli"
 #define MAX_LINE_BYTES (4 * 1024 * 1024)
-#define MAX_INPUT_BYTES ((size_t)2 << 30) /* encoded bytes held before sending */
-#define PRINT_EACH_MAX 10                 /* up to this many events: one line each */
+#define MAX_INPUT_BYTES ((size_t)1 << 30) /* input held in memory while it is checked */
+#define PARALLEL_MIN 2000                 /* lines worth a second encoding thread */
+#define MAX_WORKERS 4
+#define PRINT_EACH_MAX 10 /* up to this many events: one line each */
 #define MAX_FAILURES_SHOWN 10
 
 static const char usage[] =
     "usage: hookstream produce [options] [JSON]\n\n"
     "Sends typed events. Input: the JSON argument, else JSON lines from --from-file or stdin.\n"
-    "A line is the event's data (then --type is required) or an envelope\n"
-    "  {\"type\", \"data\", \"id\"?, \"source\"?, \"subject\"?, \"tenant\"?, \"time\"?, "
-    "\"traceparent\"?}.\n"
+    "A line is the event's data (then --type is required) or an envelope {\"type\", \"data\",\n"
+    "\"id\"?, \"source\"?, \"subject\"?, \"tenant\"?, \"time\"?, \"traceparent\"?}.\n"
     "Each event is validated against its Avro schema and encoded (Confluent wire format, schema\n"
     "id from the registry) BEFORE anything is sent: one bad line sends nothing. Key and\n"
     "ce_subject = the type's key field (or --key); topic = hs.events.<domain> (or --topic).\n"
@@ -47,8 +51,8 @@ static const char usage[] =
     "  -f, --from-file FILE    read JSON lines from FILE ('-' = stdin)\n"
     "  -v, --verbose           one output line per event, however many\n"
     "  -b, --brokers LIST      bootstrap servers (kafka.brokers)\n"
-    "      --registry URL      schema registry (registry.url; empty: Postgres catalog)\n"
-    CLI_COMMON_HELP;
+    "      --registry URL      schema registry (registry.url; empty: the Postgres "
+    "catalog)\n" CLI_COMMON_HELP;
 
 /* Envelope attributes a line or a flag may set, and where they go in hs_envelope_t. */
 enum { F_ID, F_SOURCE, F_SUBJECT, F_TENANT, F_TIME, F_TRACEPARENT, NFIELDS };
@@ -80,12 +84,22 @@ typedef struct {
     int done;
 } event_t;
 
+/* Random bytes drawn from the kernel 4 KiB at a time: ids and trace ids for many events cost
+ * one getrandom call per ~100 events instead of several each. */
+typedef struct {
+    unsigned char buf[4096];
+    size_t avail; /* unused bytes at the end of buf */
+} rand_pool_t;
+
 typedef struct {
     const char *type_flag, *topic, *file, *arg;
     const char *flag[NFIELDS]; /* --id, --source, --key (as subject), ... */
     int verbose;
+    char *input; /* the whole input; lines are parsed in place */
+    size_t input_len;
     event_t *ev;
-    size_t n, cap, bytes;
+    size_t n;
+    rand_pool_t rand;
     int32_t *ids; /* schema id per catalog index */
     long pending; /* messages without a delivery report */
 } produce_t;
@@ -130,8 +144,11 @@ static int split_line(produce_t *p, json_t *doc, event_t *e, const char **type, 
     if (!json_is_object(jd) || !json_is_string(jt)) { /* the data object itself */
         *type = p->type_flag;
         *data = doc;
-        if (!*type) return snprintf(why, n, "no event type: give --type or an envelope "
-                                            "{\"type\", \"data\"}"), -1;
+        if (!*type)
+            return snprintf(why, n,
+                            "no event type: give --type or an envelope "
+                            "{\"type\", \"data\"}"),
+                   -1;
         return 0;
     }
     *type = json_string_value(jt);
@@ -141,10 +158,14 @@ static int split_line(produce_t *p, json_t *doc, event_t *e, const char **type, 
     json_object_foreach(doc, k, v) {
         if (!strcmp(k, "type") || !strcmp(k, "data")) continue;
         int f = 0;
-        while (f < NFIELDS && strcmp(fields[f].name, k)) f++;
+        while (f < NFIELDS && strcmp(fields[f].name, k))
+            f++;
         if (f == NFIELDS)
-            return snprintf(why, n, "unknown envelope field '%s' (type, data, id, source, "
-                                    "subject, tenant, time, traceparent)", k), -1;
+            return snprintf(why, n,
+                            "unknown envelope field '%s' (type, data, id, source, "
+                            "subject, tenant, time, traceparent)",
+                            k),
+                   -1;
         if (!json_is_string(v)) return snprintf(why, n, "%s: expected a string", k), -1;
         if (field_check(f, json_string_value(v), why, n)) return -1;
         e->over[f] = strdup(json_string_value(v));
@@ -167,7 +188,8 @@ static int event_key(produce_t *p, event_t *e, json_t *data, char *why, size_t n
     }
     if (!k || !k[0])
         return snprintf(why, n, "%s: no key (the field is empty or null; give --key)",
-                        e->type->key_field), -1;
+                        e->type->key_field),
+               -1;
     if (strlen(k) >= fields[F_SUBJECT].size)
         return snprintf(why, n, "key longer than %zu characters", fields[F_SUBJECT].size - 1), -1;
     e->key = strdup(k);
@@ -210,66 +232,130 @@ static void event_clear(event_t *e) {
     free(e->value);
     free(e->key);
     free(e->id);
-    for (int f = 0; f < NFIELDS; f++) free(e->over[f]);
+    for (int f = 0; f < NFIELDS; f++)
+        free(e->over[f]);
 }
 
-static int add_line(produce_t *p, const char *text, size_t len, long line) {
-    while (len && (text[len - 1] == '\n' || text[len - 1] == '\r')) len--;
-    if (strspn(text, " \t") >= len) return 0; /* blank lines are not events */
-    if (p->n == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 1024;
-        event_t *ev = realloc(p->ev, cap * sizeof *ev);
-        if (!ev) return fprintf(stderr, "hookstream produce: out of memory\n"), -1;
-        p->ev = ev;
-        p->cap = cap;
+typedef struct {
+    const char *text;
+    size_t len;
+} line_t;
+
+/* Reads the whole input (the argument, the file or stdin) into p->input. */
+static int load_input(produce_t *p) {
+    if (p->arg) {
+        p->input = strdup(p->arg);
+        p->input_len = strlen(p->arg);
+        return 0;
     }
-    event_t *e = &p->ev[p->n];
-    memset(e, 0, sizeof *e);
-    e->line = line;
+    FILE *fp = stdin;
+    if (p->file && strcmp(p->file, "-") != 0 && !(fp = fopen(p->file, "r")))
+        return fprintf(stderr, "hookstream produce: %s: %s\n", p->file, strerror(errno)), -1;
+    size_t cap = 1 << 20, len = 0, got;
+    char *buf = malloc(cap + 1);
+    while (buf && (got = fread(buf + len, 1, cap - len, fp)) > 0) {
+        len += got;
+        if (len == cap && cap < MAX_INPUT_BYTES) {
+            cap *= 2;
+            char *grown = realloc(buf, cap + 1);
+            if (!grown) free(buf);
+            buf = grown;
+        } else if (len == cap) {
+            fprintf(stderr, "hookstream produce: input larger than %zu MiB; split it\n",
+                    MAX_INPUT_BYTES >> 20);
+            free(buf);
+            buf = NULL;
+        }
+    }
+    int failed = ferror(fp);
+    if (fp != stdin) fclose(fp);
+    if (!buf || failed) {
+        free(buf);
+        return fprintf(stderr, "hookstream produce: cannot read the input\n"), -1;
+    }
+    buf[len] = 0;
+    p->input = buf;
+    p->input_len = len;
+    return 0;
+}
+
+/* One event slot (zeroed, line number set) per non-blank line; *lines gets each line's text. */
+static int split_lines(produce_t *p, line_t **lines) {
+    size_t max = 1;
+    for (size_t i = 0; i < p->input_len; i++)
+        max += p->input[i] == '\n';
+    p->ev = calloc(max, sizeof *p->ev);
+    *lines = calloc(max, sizeof **lines);
+    if (!p->ev || !*lines) return fprintf(stderr, "hookstream produce: out of memory\n"), -1;
+    long line = 0;
+    for (const char *at = p->input, *end = p->input + p->input_len; at < end;) {
+        const char *nl = memchr(at, '\n', (size_t)(end - at));
+        size_t raw = nl ? (size_t)(nl - at) : (size_t)(end - at), len = raw;
+        line++;
+        if (raw > MAX_LINE_BYTES)
+            return fprintf(stderr, "hookstream produce: line %ld: longer than %d bytes\n", line,
+                           MAX_LINE_BYTES),
+                   -1;
+        while (len && (at[len - 1] == '\r' || at[len - 1] == ' ' || at[len - 1] == '\t'))
+            len--;
+        if (strspn(at, " \t") < len) { /* blank lines are not events */
+            p->ev[p->n].line = line;
+            (*lines)[p->n++] = (line_t){at, len};
+        }
+        at += raw + 1;
+    }
+    if (p->n == 0) return fprintf(stderr, "hookstream produce: no events in the input\n"), -1;
+    return 0;
+}
+
+typedef struct {
+    produce_t *p;
+    const line_t *lines;
+    size_t from, to, bad; /* bad: index of the first failing line, or to */
     char why[1500];
-    if (event_parse(p, text, len, e, why, sizeof why)) {
-        event_clear(e);
-        fprintf(stderr, "hookstream produce: line %ld: %s\n", line, why);
-        return -1;
+} worker_t;
+
+static void *encode_range(void *arg) {
+    worker_t *w = arg;
+    for (w->bad = w->from; w->bad < w->to; w->bad++) {
+        const line_t *l = &w->lines[w->bad];
+        if (event_parse(w->p, l->text, l->len, &w->p->ev[w->bad], w->why, sizeof w->why)) break;
     }
-    p->n++;
-    p->bytes += e->len;
-    if (p->bytes > MAX_INPUT_BYTES) {
-        fprintf(stderr, "hookstream produce: more than %zu MiB of encoded events; split the "
-                        "input\n", MAX_INPUT_BYTES >> 20);
+    return NULL;
+}
+
+/* Validates and encodes every line, on up to MAX_WORKERS threads (each its own range); reports
+ * the failing line with the lowest number. */
+static int encode_all(produce_t *p, const line_t *lines) {
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t nw = p->n < PARALLEL_MIN || cpus < 1 ? 1 : (size_t)cpus;
+    if (nw > MAX_WORKERS) nw = MAX_WORKERS;
+    worker_t w[MAX_WORKERS];
+    pthread_t th[MAX_WORKERS];
+    int started[MAX_WORKERS] = {0};
+    for (size_t i = 0; i < nw; i++)
+        w[i] = (worker_t){.p = p, .lines = lines, .from = p->n * i / nw, .to = p->n * (i + 1) / nw};
+    for (size_t i = 1; i < nw; i++)
+        started[i] = pthread_create(&th[i], NULL, encode_range, &w[i]) == 0;
+    encode_range(&w[0]);
+    for (size_t i = 1; i < nw; i++) {
+        if (started[i])
+            pthread_join(th[i], NULL);
+        else
+            encode_range(&w[i]); /* no thread: do its share here */
+    }
+    for (size_t i = 0; i < nw; i++) {
+        if (w[i].bad == w[i].to) continue;
+        fprintf(stderr, "hookstream produce: line %ld: %s\n", p->ev[w[i].bad].line, w[i].why);
         return -1;
     }
     return 0;
 }
 
 static int read_input(produce_t *p) {
-    if (p->arg) return add_line(p, p->arg, strlen(p->arg), 1);
-    FILE *fp = stdin;
-    if (p->file && strcmp(p->file, "-") != 0 && !(fp = fopen(p->file, "r"))) {
-        fprintf(stderr, "hookstream produce: %s: %s\n", p->file, strerror(errno));
-        return -1;
-    }
-    char *buf = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    long line = 0;
-    int rc = 0;
-    while (!rc && (len = getline(&buf, &cap, fp)) >= 0) {
-        line++;
-        if (len > MAX_LINE_BYTES) {
-            fprintf(stderr, "hookstream produce: line %ld: longer than %d bytes\n", line,
-                    MAX_LINE_BYTES);
-            rc = -1;
-        } else {
-            rc = add_line(p, buf, (size_t)len, line);
-        }
-    }
-    free(buf);
-    if (fp != stdin) fclose(fp);
-    if (!rc && p->n == 0) {
-        fprintf(stderr, "hookstream produce: no events in the input\n");
-        rc = -1;
-    }
+    line_t *lines = NULL;
+    int rc = load_input(p) || split_lines(p, &lines) || encode_all(p, lines) ? -1 : 0;
+    free(lines);
     return rc;
 }
 
@@ -302,19 +388,74 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     p->pending--;
 }
 
+static void rand_bytes(rand_pool_t *r, unsigned char *out, size_t n) {
+    if (r->avail < n) {
+        for (size_t got = 0; got < sizeof r->buf;) {
+            ssize_t k = getrandom(r->buf + got, sizeof r->buf - got, 0);
+            if (k > 0) got += (size_t)k;
+        }
+        r->avail = sizeof r->buf;
+    }
+    memcpy(out, r->buf + sizeof r->buf - r->avail, n);
+    r->avail -= n;
+}
+
+static void hex(const unsigned char *in, size_t n, char *out) {
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+}
+
+/* A UUID v4 ce_id and a new W3C trace context for env, unless it has them already. */
+static void fresh_ids(rand_pool_t *r, hs_envelope_t *env) {
+    unsigned char b[40];
+    rand_bytes(r, b, sizeof b);
+    if (!env->id[0]) {
+        b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
+        b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+        static const int groups[] = {4, 2, 2, 2, 6};
+        char *o = env->id;
+        for (int g = 0, at = 0; g < 5; at += groups[g++]) {
+            hex(b + at, (size_t)groups[g], o);
+            o += 2 * groups[g];
+            *o++ = g < 4 ? '-' : 0;
+        }
+    }
+    if (!env->traceparent[0]) {
+        b[31] |= 1; /* W3C forbids all-zero trace and span ids */
+        b[39] |= 1;
+        char *t = env->traceparent;
+        memcpy(t, "00-", 3);
+        hex(b + 16, 16, t + 3);
+        t[35] = '-';
+        hex(b + 32, 8, t + 36);
+        memcpy(t + 52, "-01", 4);
+    }
+}
+
+static void put(char *dst, size_t size, const char *src) {
+    size_t len = strlen(src);
+    if (len >= size) len = size - 1; /* not reached: values were checked against the sizes */
+    memcpy(dst, src, len);
+    dst[len] = 0;
+}
+
 /* Builds the headers of e (ownership goes to the caller). */
-static rd_kafka_headers_t *event_headers(const produce_t *p, event_t *e, int keep_id) {
+static rd_kafka_headers_t *event_headers(produce_t *p, event_t *e, int keep_id) {
     hs_envelope_t env;
     memset(&env, 0, sizeof env);
     for (int f = 0; f < NFIELDS; f++) {
         const char *v = e->over[f] ? e->over[f] : p->flag[f];
         if (f == F_SUBJECT) v = e->key;
         if (f == F_SOURCE && !v) v = DEFAULT_SOURCE;
-        if (v) snprintf((char *)&env + fields[f].offset, fields[f].size, "%s", v);
+        if (v) put((char *)&env + fields[f].offset, fields[f].size, v);
     }
-    snprintf(env.type, sizeof env.type, "%s", e->type->type);
-    snprintf(env.schema, sizeof env.schema, "%s", e->type->subject);
-    hs_envelope_defaults(&env);
+    put(env.type, sizeof env.type, e->type->type);
+    put(env.schema, sizeof env.schema, e->type->subject);
+    fresh_ids(&p->rand, &env);
+    hs_envelope_defaults(&env); /* time and content type */
     if (keep_id) e->id = strdup(env.id);
     return hs_envelope_headers(&env);
 }
@@ -348,7 +489,8 @@ static size_t wait_deliveries(produce_t *p, rd_kafka_t *rk, size_t sent, int tim
     /* Every message is reported within message.timeout.ms (= kafka.timeout_ms) of being
      * queued; the margin covers the last batch in flight. */
     double deadline = now_s() + timeout_ms / 1000.0 + 5;
-    while (p->pending > 0 && now_s() < deadline) rd_kafka_flush(rk, 100);
+    while (p->pending > 0 && now_s() < deadline)
+        rd_kafka_flush(rk, 100);
     size_t failed = 0;
     for (size_t i = 0; i < sent; i++) {
         event_t *e = &p->ev[i];
@@ -367,10 +509,10 @@ static size_t wait_deliveries(produce_t *p, rd_kafka_t *rk, size_t sent, int tim
 static void print_results(const produce_t *p) {
     for (size_t i = 0; i < p->n; i++) {
         const event_t *e = &p->ev[i];
-        json_t *line = json_pack("{s:s, s:i, s:I, s:s, s:s?, s:s}", "topic",
-                                 p->topic ? p->topic : e->type->topic, "partition", e->partition,
-                                 "offset", (json_int_t)e->offset, "key", e->key, "id", e->id,
-                                 "type", e->type->type);
+        json_t *line =
+            json_pack("{s:s, s:i, s:I, s:s, s:s?, s:s}", "topic",
+                      p->topic ? p->topic : e->type->topic, "partition", e->partition, "offset",
+                      (json_int_t)e->offset, "key", e->key, "id", e->id, "type", e->type->type);
         json_dumpf(line, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
         putchar('\n');
         json_decref(line);
@@ -393,7 +535,8 @@ static int produce_all(produce_t *p, const hs_config_t *cfg, double t0) {
     } else {
         int print_each = p->verbose || p->n <= PRINT_EACH_MAX;
         size_t sent = 0;
-        while (sent < p->n && !send_one(p, rk, sent, print_each)) sent++;
+        while (sent < p->n && !send_one(p, rk, sent, print_each))
+            sent++;
         size_t failed = wait_deliveries(p, rk, sent, timeout_ms);
         if (sent == p->n && failed == 0) {
             rc = 0;
@@ -458,17 +601,31 @@ int cmd_produce(int argc, char **argv) {
             continue;
         }
         switch (opt) {
-        case 'h': return fputs(usage, stdout), 0;
-        case 't': p.type_flag = optarg; break;
+        case 'h':
+            return fputs(usage, stdout), 0;
+        case 't':
+            p.type_flag = optarg;
+            break;
         case 'k':
             if (flag_field(&p, F_SUBJECT, optarg)) return 2;
             break;
-        case 'T': p.topic = optarg; break;
-        case 'f': p.file = optarg; break;
-        case 'v': p.verbose = 1; break;
-        case 'b': cli_set(&common, "kafka.brokers", optarg); break;
-        case 'R': cli_set(&common, "registry.url", optarg); break;
-        default: return cli_usage_error("produce");
+        case 'T':
+            p.topic = optarg;
+            break;
+        case 'f':
+            p.file = optarg;
+            break;
+        case 'v':
+            p.verbose = 1;
+            break;
+        case 'b':
+            cli_set(&common, "kafka.brokers", optarg);
+            break;
+        case 'R':
+            cli_set(&common, "registry.url", optarg);
+            break;
+        default:
+            return cli_usage_error("produce");
         }
     }
     if (optind < argc) p.arg = argv[optind++];
@@ -482,8 +639,10 @@ int cmd_produce(int argc, char **argv) {
     }
     hs_config_t *cfg = cli_config_load(&common, "produce");
     int rc = produce_run(&p, cfg);
-    for (size_t i = 0; i < p.n; i++) event_clear(&p.ev[i]);
+    for (size_t i = 0; i < p.n; i++)
+        event_clear(&p.ev[i]);
     free(p.ev);
+    free(p.input);
     free(p.ids);
     hs_config_destroy(cfg);
     return rc;

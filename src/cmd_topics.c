@@ -52,8 +52,8 @@ static const struct rd_kafka_metadata *metadata(topics_cmd_t *c) {
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_resp_err_t err = rd_kafka_metadata(c->rk, 1, NULL, &md, c->timeout_ms);
     if (err) {
-        fprintf(stderr, "hookstream topics: kafka at %s: metadata: %s\n",
-                hs_kafka_brokers(c->rk), rd_kafka_err2str(err));
+        fprintf(stderr, "hookstream topics: kafka at %s: metadata: %s\n", hs_kafka_brokers(c->rk),
+                rd_kafka_err2str(err));
         return NULL;
     }
     return md;
@@ -106,7 +106,8 @@ static int topics_create(topics_cmd_t *c) {
 
 static json_t *id_array(const int32_t *ids, int n) {
     json_t *a = json_array();
-    for (int i = 0; i < n; i++) json_array_append_new(a, json_integer(ids[i]));
+    for (int i = 0; i < n; i++)
+        json_array_append_new(a, json_integer(ids[i]));
     return a;
 }
 
@@ -122,12 +123,11 @@ static int64_t describe_partition(topics_cmd_t *c, const rd_kafka_metadata_parti
         return -1;
     }
     if (c->json) {
-        json_array_append_new(list, json_pack("{s:i, s:i, s:o, s:o, s:I, s:I, s:I}", "partition",
-                                              p->id, "leader", p->leader, "replicas",
-                                              id_array(p->replicas, p->replica_cnt), "isr",
-                                              id_array(p->isrs, p->isr_cnt), "low",
-                                              (json_int_t)low, "high", (json_int_t)high,
-                                              "messages", (json_int_t)(high - low)));
+        json_array_append_new(
+            list, json_pack("{s:i, s:i, s:o, s:o, s:I, s:I, s:I}", "partition", p->id, "leader",
+                            p->leader, "replicas", id_array(p->replicas, p->replica_cnt), "isr",
+                            id_array(p->isrs, p->isr_cnt), "low", (json_int_t)low, "high",
+                            (json_int_t)high, "messages", (json_int_t)(high - low)));
         return high - low;
     }
     char replicas[256] = "", isr[256] = "";
@@ -135,8 +135,7 @@ static int64_t describe_partition(topics_cmd_t *c, const rd_kafka_metadata_parti
         len += snprintf(replicas + len, sizeof replicas - (size_t)len, "%s%d", i ? "," : "",
                         (int)p->replicas[i]);
     for (int i = 0, len = 0; i < p->isr_cnt && len < 240; i++)
-        len += snprintf(isr + len, sizeof isr - (size_t)len, "%s%d", i ? "," : "",
-                        (int)p->isrs[i]);
+        len += snprintf(isr + len, sizeof isr - (size_t)len, "%s%d", i ? "," : "", (int)p->isrs[i]);
     printf("%-10d %-7d %-12s %-12s %-12lld %-12lld %lld\n", (int)p->id, (int)p->leader, replicas,
            isr, (long long)low, (long long)high, (long long)(high - low));
     return high - low;
@@ -170,8 +169,8 @@ static int topics_describe(topics_cmd_t *c) {
         total += count;
     }
     if (!rc && c->json) {
-        json_t *doc = json_pack("{s:s, s:o, s:I}", "name", c->name, "partitions", list,
-                                "messages", (json_int_t)total);
+        json_t *doc = json_pack("{s:s, s:o, s:I}", "name", c->name, "partitions", list, "messages",
+                                (json_int_t)total);
         json_dumpf(doc, stdout, JSON_COMPACT);
         putchar('\n');
         json_decref(doc);
@@ -223,14 +222,28 @@ int cmd_topics(int argc, char **argv) {
     while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT "b:p:r:aj", opts, NULL)) != -1) {
         if (cli_common_opt(&common, opt, optarg)) continue;
         switch (opt) {
-        case 'h': return fputs(usage, stdout), 0;
-        case 'b': cli_set(&common, "kafka.brokers", optarg); break;
-        case 'p': cli_set(&common, "kafka.partitions", optarg); break;
-        case 'r': cli_set(&common, "kafka.replication_factor", optarg); break;
-        case 'U': cli_set(&common, "broker.control_url", optarg); break;
-        case 'a': c.all = 1; break;
-        case 'j': c.json = 1; break;
-        default: return cli_usage_error("topics");
+        case 'h':
+            return fputs(usage, stdout), 0;
+        case 'b':
+            cli_set(&common, "kafka.brokers", optarg);
+            break;
+        case 'p':
+            cli_set(&common, "kafka.partitions", optarg);
+            break;
+        case 'r':
+            cli_set(&common, "kafka.replication_factor", optarg);
+            break;
+        case 'U':
+            cli_set(&common, "broker.control_url", optarg);
+            break;
+        case 'a':
+            c.all = 1;
+            break;
+        case 'j':
+            c.json = 1;
+            break;
+        default:
+            return cli_usage_error("topics");
         }
     }
     c.sub = optind < argc ? argv[optind++] : "list";
@@ -243,8 +256,10 @@ int cmd_topics(int argc, char **argv) {
             return 2;
         }
         if (c.name && !hs_kafka_topic_name_ok(c.name)) {
-            fprintf(stderr, "hookstream topics: '%s' is not a topic name (1-249 characters of "
-                            "[A-Za-z0-9._-])\n", c.name);
+            fprintf(stderr,
+                    "hookstream topics: '%s' is not a topic name (1-249 characters of "
+                    "[A-Za-z0-9._-])\n",
+                    c.name);
             return 2;
         }
         c.cfg = cli_config_load(&common, "topics");

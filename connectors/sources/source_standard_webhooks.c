@@ -59,7 +59,7 @@ hs_err_t hs_src_stdwh_verify(const hs_source_cfg_t *cfg, const hs_source_req_t *
     if (idlen > HS_SIG_MAX_HEADER)
         return hs_fail(HS_ERR_AUTH, errstr, errstr_size, "id header %s too long", idn);
     hs_src_sig_t sigs[HS_SIG_MAX_ITEMS];
-    size_t nsigs;
+    size_t nsigs = 0;
     hs_err_t rc = read_sigs(sig, sign, sigs, &nsigs, errstr, errstr_size);
     if (rc) return rc;
     char tsbuf[24]; /* the libraries sign the parsed integer */

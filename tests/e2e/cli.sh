@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The binary as a user meets it: command table, --help everywhere, config errors.
 source "$(dirname "$0")/lib.sh"
+# the config checks below are about file/env/flag precedence: start from no HS_* environment
+for v in $(compgen -e | grep '^HS_'); do [ "$v" = HS_SOURCE_DIR ] || unset "$v"; done
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 cd "$tmp" || exit 1
 

@@ -51,6 +51,16 @@ expect_match "$OUT" "already up" "second up says already up"
 [ "$(pids)" = "$before" ] && pass "second up kept the same processes" ||
     fail "pids changed: $before -> $(pids)"
 
+# --- a part that died: status says so, up starts the stack again ---
+kill -9 "$(cat "$d/run/redis.pid")"
+for _ in $(seq 50); do alive "$(cat "$d/run/redis.pid")" || break; sleep 0.1; done
+expect_rc 1 "status with redis dead" -- "$HOOKSTREAM" dev status --dir "$d"
+expect_match "$OUT" "^redis +- +down" "status shows redis down"
+expect_rc 0 "up with a part down" -- "$HOOKSTREAM" dev up --dir "$d"
+expect_match "$OUT" "partly up" "up says the stack was partly up"
+expect_rc 0 "status after the restart" -- "$HOOKSTREAM" dev status --dir "$d"
+before=$(pids)
+
 # --- the addresses work with the usual tools ---
 (
     source "$d/env"

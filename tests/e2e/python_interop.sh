@@ -16,7 +16,7 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 
 # A fresh order id and event id, so the test finds its own event among earlier ones.
 id="interop-$(date +%s%N)-$$"
-jq --arg o "order-$id" '.order_id = $o' \
+jq -c --arg o "order-$id" '.order_id = $o' \
     "$HS_SOURCE_DIR/tests/data/avro/order.placed/input.json" >"$tmp/order.json"
 
 expect_rc 0 "hookstream produce order.placed" -- \

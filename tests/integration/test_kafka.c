@@ -39,12 +39,12 @@ static void setup(void) {
     cr_assert_eq(hs_kafka_check(producer, TIMEOUT_MS, err, sizeof err), HS_OK, "%s", err);
     snprintf(topic, sizeof topic, "it.kafka.%ld.%ld", (long)getpid(), (long)time(NULL));
     hs_err_t rc = hs_kafka_topic_create(producer, topic, PARTITIONS, 1,
-                                        hs_config_str(cfg, "broker.control_url"), TIMEOUT_MS,
-                                        err, sizeof err);
+                                        hs_config_str(cfg, "broker.control_url"), TIMEOUT_MS, err,
+                                        sizeof err);
     cr_assert_eq(rc, HS_OK, "%s", err);
     int parts = 0;
     for (int i = 0; i < 50 && hs_kafka_topic_partitions(producer, topic, &parts, TIMEOUT_MS, err,
-                                                         sizeof err) != HS_OK;
+                                                        sizeof err) != HS_OK;
          i++)
         usleep(100000); /* a real cluster propagates a new topic's metadata asynchronously */
     cr_assert_eq(parts, PARTITIONS, "%s", err);
@@ -59,19 +59,21 @@ static void teardown(void) {
 
 static void produce(int32_t partition, const void *value, size_t len, int64_t ts,
                     rd_kafka_headers_t *hdrs) {
-    cr_assert_eq(rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(topic),
-                                   RD_KAFKA_V_PARTITION(partition),
-                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                   RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_KEY("k", 1),
-                                   RD_KAFKA_V_TIMESTAMP(ts), RD_KAFKA_V_HEADERS(hdrs),
-                                   RD_KAFKA_V_END),
-                 0);
+    cr_assert_eq(
+        rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                          RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_KEY("k", 1),
+                          RD_KAFKA_V_TIMESTAMP(ts), RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END),
+        0);
 }
 
-static void flush(void) { cr_assert_eq(rd_kafka_flush(producer, TIMEOUT_MS), 0); }
+static void flush(void) {
+    cr_assert_eq(rd_kafka_flush(producer, TIMEOUT_MS), 0);
+}
 
-/* The first message of topic/partition at or after offset (the caller destroys it). */
-static rd_kafka_message_t *fetch(int32_t partition, int64_t offset) {
+/* The first message of topic/partition at or after offset, read by *consumer; the caller frees
+ * both with release (librdkafka's destroy waits for every message of the handle). */
+static rd_kafka_message_t *fetch(int32_t partition, int64_t offset, rd_kafka_t **consumer) {
     rd_kafka_t *c = hs_kafka_consumer_new(cfg, NULL, err, sizeof err);
     cr_assert_not_null(c, "%s", err);
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
@@ -88,9 +90,14 @@ static rd_kafka_message_t *fetch(int32_t partition, int64_t offset) {
     }
     cr_assert_not_null(m, "no message at %s [%d] offset %lld", topic, (int)partition,
                        (long long)offset);
+    *consumer = c;
+    return m;
+}
+
+static void release(rd_kafka_message_t *m, rd_kafka_t *c) {
+    rd_kafka_message_destroy(m);
     rd_kafka_consumer_close(c);
     rd_kafka_destroy(c);
-    return m;
 }
 
 static const char order_json[] =
@@ -110,13 +117,13 @@ Test(kafka_it, typed_event_round_trip, .init = setup, .fini = teardown) {
     hs_registry_t *reg = hs_registry_new(cfg, err, sizeof err);
     cr_assert_not_null(reg, "%s", err);
     int32_t id = 0;
-    cr_assert_eq(hs_registry_register(reg, t->subject, t->schema_json, &id, err, sizeof err),
-                 HS_OK, "%s", err);
+    cr_assert_eq(hs_registry_register(reg, t->subject, t->schema_json, &id, err, sizeof err), HS_OK,
+                 "%s", err);
     json_t *in = json_loads(order_json, 0, NULL);
     char *buf = calloc(1, HS_WIRE_HEADER_SIZE);
     size_t len = HS_WIRE_HEADER_SIZE;
-    cr_assert_eq(hs_avro_encode_json(hs_catalog_schema(t), in, &buf, &len, err, sizeof err),
-                 HS_OK, "%s", err);
+    cr_assert_eq(hs_avro_encode_json(hs_catalog_schema(t), in, &buf, &len, err, sizeof err), HS_OK,
+                 "%s", err);
     hs_wire_header(id, (unsigned char *)buf);
     hs_envelope_t ev = {0};
     snprintf(ev.type, sizeof ev.type, "%s", t->type);
@@ -127,20 +134,19 @@ Test(kafka_it, typed_event_round_trip, .init = setup, .fini = teardown) {
     flush();
     free(buf);
 
-    rd_kafka_message_t *m = fetch(1, 0);
+    rd_kafka_t *c = NULL;
+    rd_kafka_message_t *m = fetch(1, 0, &c);
     int32_t got_id;
     const void *body;
     size_t blen;
     cr_assert_eq(hs_wire_parse(m->payload, m->len, &got_id, &body, &blen, err, sizeof err), HS_OK);
     cr_assert_eq(got_id, id);
     const char *schema_text;
-    cr_assert_eq(hs_registry_schema(reg, got_id, &schema_text, err, sizeof err), HS_OK, "%s",
-                 err);
+    cr_assert_eq(hs_registry_schema(reg, got_id, &schema_text, err, sizeof err), HS_OK, "%s", err);
     hs_avro_schema_t *schema = hs_avro_schema_parse(schema_text, err, sizeof err);
     cr_assert_not_null(schema, "%s", err);
     json_t *out = NULL;
-    cr_assert_eq(hs_avro_decode_json(schema, body, blen, &out, err, sizeof err), HS_OK, "%s",
-                 err);
+    cr_assert_eq(hs_avro_decode_json(schema, body, blen, &out, err, sizeof err), HS_OK, "%s", err);
     cr_assert(json_equal(in, out), "decoded value differs");
     rd_kafka_headers_t *hdrs = NULL;
     cr_assert_eq(rd_kafka_message_headers(m, &hdrs), 0);
@@ -151,13 +157,15 @@ Test(kafka_it, typed_event_round_trip, .init = setup, .fini = teardown) {
     json_decref(in);
     json_decref(out);
     hs_avro_schema_destroy(schema);
-    rd_kafka_message_destroy(m);
+    release(m, c);
     hs_registry_destroy(reg);
 }
 
 Test(kafka_it, group_lag_is_exact, .init = setup, .fini = teardown) {
-    for (int i = 0; i < 10; i++) produce(0, "a", 1, 0, NULL);
-    for (int i = 0; i < 4; i++) produce(2, "b", 1, 0, NULL);
+    for (int i = 0; i < 10; i++)
+        produce(0, "a", 1, 0, NULL);
+    for (int i = 0; i < 4; i++)
+        produce(2, "b", 1, 0, NULL);
     flush();
     char group[160];
     snprintf(group, sizeof group, "%s.group", topic);
@@ -170,8 +178,8 @@ Test(kafka_it, group_lag_is_exact, .init = setup, .fini = teardown) {
     rd_kafka_topic_partition_list_destroy(l);
     hs_kafka_lag_t *lags = NULL;
     size_t n = 0;
-    cr_assert_eq(hs_kafka_group_lag(c, topic, &lags, &n, TIMEOUT_MS, err, sizeof err), HS_OK,
-                 "%s", err);
+    cr_assert_eq(hs_kafka_group_lag(c, topic, &lags, &n, TIMEOUT_MS, err, sizeof err), HS_OK, "%s",
+                 err);
     cr_assert_eq(n, 2);
     cr_assert_eq(lags[0].partition, 0);
     cr_assert_eq(lags[0].committed, 6);
@@ -186,29 +194,30 @@ Test(kafka_it, group_lag_is_exact, .init = setup, .fini = teardown) {
 
 Test(kafka_it, offset_for_time, .init = setup, .fini = teardown) {
     const int64_t base = 1700000000000;
-    for (int i = 0; i < 200; i++) produce(1, "t", 1, base + (i / 2) * 1000, NULL); /* pairs */
+    for (int i = 0; i < 200; i++)
+        produce(1, "t", 1, base + (i / 2) * 1000, NULL); /* pairs */
     flush();
     struct {
         int64_t ts, want;
     } cases[] = {
-        {base - 1, 0},              /* before the first */
-        {base, 0},                  /* exact hit on the first */
-        {base + 50000, 100},        /* duplicates: the first of the pair */
-        {base + 50001, 102},        /* between */
-        {base + 99000, 198},        /* the last pair */
-        {base + 99001, 200},        /* after the last: the end */
+        {base - 1, 0},       /* before the first */
+        {base, 0},           /* exact hit on the first */
+        {base + 50000, 100}, /* duplicates: the first of the pair */
+        {base + 50001, 102}, /* between */
+        {base + 99000, 198}, /* the last pair */
+        {base + 99001, 200}, /* after the last: the end */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int64_t off = -9;
         cr_assert_eq(hs_kafka_offset_for_time(producer, topic, 1, cases[i].ts, &off, TIMEOUT_MS,
                                               err, sizeof err),
                      HS_OK, "%s", err);
-        cr_assert_eq(off, cases[i].want, "ts %lld: offset %lld, want %lld",
-                     (long long)cases[i].ts, (long long)off, (long long)cases[i].want);
+        cr_assert_eq(off, cases[i].want, "ts %lld: offset %lld, want %lld", (long long)cases[i].ts,
+                     (long long)off, (long long)cases[i].want);
     }
     int64_t off = -9;
-    cr_assert_eq(hs_kafka_offset_for_time(producer, topic, 0, base, &off, TIMEOUT_MS, err,
-                                          sizeof err),
-                 HS_OK, "%s", err);
+    cr_assert_eq(
+        hs_kafka_offset_for_time(producer, topic, 0, base, &off, TIMEOUT_MS, err, sizeof err),
+        HS_OK, "%s", err);
     cr_assert_eq(off, 0, "an empty partition answers its end");
 }

@@ -28,7 +28,9 @@ static const char *conf_value(rd_kafka_conf_t *conf, const char *name) {
     return buf;
 }
 
-static void quiet(void) { hs_log_init("test", HS_LOG_ERROR); }
+static void quiet(void) {
+    hs_log_init("test", HS_LOG_ERROR);
+}
 
 /* ---- configuration ------------------------------------------------------------------------ */
 
@@ -163,14 +165,14 @@ Test(kafka, offset_for_time_searches_the_mock, .init = mock_up, .fini = mock_dow
     static const int64_t ts[] = {1000, 1500, 2000, 2000, 2500, 3000};
     produce_at(p, 0, ts, 6);
     cr_assert_eq(hs_kafka_check(p, 5000, err, sizeof err), HS_OK, "%s", err);
-    cr_assert_eq(offset_for(p, 0, 10), 0);     /* before the first */
-    cr_assert_eq(offset_for(p, 0, 1000), 0);   /* exact hit on the first */
-    cr_assert_eq(offset_for(p, 0, 1200), 1);   /* between two */
-    cr_assert_eq(offset_for(p, 0, 2000), 2);   /* duplicates: the first of them */
-    cr_assert_eq(offset_for(p, 0, 2001), 4);   /* just after the duplicates */
-    cr_assert_eq(offset_for(p, 0, 3000), 5);   /* exact hit on the last */
-    cr_assert_eq(offset_for(p, 0, 3001), 6);   /* after the last: the end */
-    cr_assert_eq(offset_for(p, 1, 1000), 0);   /* empty partition: its end */
+    cr_assert_eq(offset_for(p, 0, 10), 0);   /* before the first */
+    cr_assert_eq(offset_for(p, 0, 1000), 0); /* exact hit on the first */
+    cr_assert_eq(offset_for(p, 0, 1200), 1); /* between two */
+    cr_assert_eq(offset_for(p, 0, 2000), 2); /* duplicates: the first of them */
+    cr_assert_eq(offset_for(p, 0, 2001), 4); /* just after the duplicates */
+    cr_assert_eq(offset_for(p, 0, 3000), 5); /* exact hit on the last */
+    cr_assert_eq(offset_for(p, 0, 3001), 6); /* after the last: the end */
+    cr_assert_eq(offset_for(p, 1, 1000), 0); /* empty partition: its end */
     rd_kafka_destroy(p);
 }
 
@@ -178,7 +180,8 @@ Test(kafka, offset_for_time_on_a_long_partition, .init = mock_up, .fini = mock_d
     rd_kafka_t *p = hs_kafka_producer_new(mcfg, NULL, err, sizeof err);
     cr_assert_not_null(p, "%s", err);
     static int64_t ts[3000];
-    for (size_t i = 0; i < 3000; i++) ts[i] = 1700000000000 + (int64_t)i * 10;
+    for (size_t i = 0; i < 3000; i++)
+        ts[i] = 1700000000000 + (int64_t)i * 10;
     produce_at(p, 2, ts, 3000);
     cr_assert_eq(offset_for(p, 2, 1700000000000 + 12345), 1235);
     cr_assert_eq(offset_for(p, 2, 1700000000000 + 29990), 2999);

@@ -95,7 +95,8 @@ static void apply_option(tcase_t *c, const char *key, const char *v) {
 
 static void load_case(tcase_t *c, const char *dir, const char *provider) {
     memset(c, 0, sizeof *c);
-    snprintf(c->dir, sizeof c->dir, "%s", dir);
+    if (snprintf(c->dir, sizeof c->dir, "%s", dir) >= (int)sizeof c->dir)
+        cr_assert_fail("%s: path too long", dir);
     char *l[MAX_LINES];
     char path[700];
     size_t n = lines(c, "headers", l, MAX_LINES);
@@ -108,7 +109,8 @@ static void load_case(tcase_t *c, const char *dir, const char *provider) {
     c->nsecrets = lines(c, "secret", l, MAX_LINES);
     for (size_t i = 0; i < c->nsecrets; i++)
         c->secrets[i] = l[i];
-    snprintf(path, sizeof path, "%s/body", dir);
+    if (snprintf(path, sizeof path, "%s/body", dir) >= (int)sizeof path)
+        cr_assert_fail("%s: path too long", dir);
     c->body = keep(c, slurp(path, &c->body_len));
     cr_assert(c->body, "%s: no body file", dir);
     c->at = -1;
