@@ -244,8 +244,12 @@ typedef struct {
 /* Reads the whole input (the argument, the file or stdin) into p->input. */
 static int load_input(produce_t *p) {
     if (p->arg) {
+        /* the argument is one JSON document, possibly pretty-printed: newlines are only
+         * whitespace there (a raw newline inside a JSON string is invalid anyway) */
         p->input = strdup(p->arg);
         p->input_len = strlen(p->arg);
+        for (char *c = p->input; *c; c++)
+            if (*c == '\n' || *c == '\r') *c = ' ';
         return 0;
     }
     FILE *fp = stdin;
