@@ -297,9 +297,70 @@ static hs_err_t load_root(hs_config_t *cfg, const char *path, struct fy_node *ro
     return HS_OK;
 }
 
-hs_err_t hs_config_load_file(hs_config_t *cfg, const char *path, char *errstr, size_t n) {
+#define MAX_FILE_BYTES (1 << 20)
+
+/* Returns the 1-based line of the first byte that is not UTF-8 text (C0 controls other than
+ * tab/LF/CR, malformed or overlong sequences), or 0 when all is text. libfyaml can loop forever
+ * on malformed UTF-8 in some positions, so nothing else reaches it. */
+static int first_bad_line(const unsigned char *p, size_t len) {
+    int line = 1;
+    for (size_t i = 0; i < len;) {
+        unsigned char c = p[i];
+        if (c == '\n') line++;
+        if (c < 0x80) {
+            if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') return line;
+            i++;
+            continue;
+        }
+        size_t need = c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2
+                    : c >= 0xf0 && c <= 0xf4 ? 3 : 0;
+        if (!need || i + need >= len) return line;
+        unsigned cp = c & (0x3f >> need);
+        for (size_t k = 1; k <= need; k++) {
+            if ((p[i + k] & 0xc0) != 0x80) return line;
+            cp = (cp << 6) | (p[i + k] & 0x3f);
+        }
+        if ((need == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+            (need == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+            return line;
+        i += need + 1;
+    }
+    return 0;
+}
+
+/* Reads path into a new NUL-terminated buffer (caller frees), at most MAX_FILE_BYTES. */
+static hs_err_t read_text(const char *path, char **out, size_t *len, char *errstr, size_t n) {
     FILE *fp = fopen(path, "r");
     if (!fp) return hs_fail(HS_ERR_IO, errstr, n, "%s: %s", path, strerror(errno));
+    char *buf = malloc(MAX_FILE_BYTES + 1);
+    size_t got = buf ? fread(buf, 1, MAX_FILE_BYTES + 1, fp) : 0;
+    int failed = !buf || ferror(fp);
+    fclose(fp);
+    if (failed) {
+        free(buf);
+        return hs_fail(HS_ERR_IO, errstr, n, "%s: cannot read the file", path);
+    }
+    if (got > MAX_FILE_BYTES) {
+        free(buf);
+        return hs_fail(HS_ERR_TOO_LARGE, errstr, n, "%s: larger than %d bytes", path,
+                       MAX_FILE_BYTES);
+    }
+    int bad = first_bad_line((const unsigned char *)buf, got);
+    if (bad) {
+        free(buf);
+        return hs_fail(HS_ERR_INVALID, errstr, n, "%s:%d: not UTF-8 text", path, bad);
+    }
+    buf[got] = 0;
+    *out = buf;
+    *len = got;
+    return HS_OK;
+}
+
+hs_err_t hs_config_load_file(hs_config_t *cfg, const char *path, char *errstr, size_t n) {
+    char *text = NULL;
+    size_t len = 0;
+    hs_err_t err = read_text(path, &text, &len, errstr, n);
+    if (err) return err;
     diag_capture_t cap = {{0}};
     struct fy_diag_cfg dcfg;
     fy_diag_cfg_default(&dcfg);
@@ -309,9 +370,7 @@ hs_err_t hs_config_load_file(hs_config_t *cfg, const char *path, char *errstr, s
     dcfg.colorize = false;
     struct fy_diag *diag = fy_diag_create(&dcfg);
     struct fy_parse_cfg pcfg = {.flags = FYPCF_QUIET, .diag = diag};
-    struct fy_document *doc = fy_document_build_from_fp(&pcfg, fp);
-    fclose(fp);
-    hs_err_t err;
+    struct fy_document *doc = fy_document_build_from_string(&pcfg, text, len);
     if (!doc) {
         /* libfyaml says "<stream>:3:1: error: msg"; we say "FILE:3:1: msg" */
         const char *pos = cap.first, *msg = "not valid YAML";
@@ -327,6 +386,7 @@ hs_err_t hs_config_load_file(hs_config_t *cfg, const char *path, char *errstr, s
         fy_document_destroy(doc);
     }
     fy_diag_destroy(diag);
+    free(text);
     return err;
 }
 

@@ -164,3 +164,38 @@ Test(config, structured_sections_become_json_with_origins) {
     unlink(p);
     hs_config_destroy(cfg);
 }
+
+Test(config, binary_and_malformed_utf8_are_refused_before_parsing) {
+    hs_config_t *cfg = hs_config_new();
+    /* malformed UTF-8 inside a YAML directive made libfyaml loop forever */
+    const char *p = write_tmp("log:\n  level: info\n% u\xf8\xff\n");
+    cr_assert_eq(hs_config_load_file(cfg, p, err, sizeof err), HS_ERR_INVALID);
+    char want[128];
+    snprintf(want, sizeof want, "%s:3: not UTF-8 text", p);
+    cr_assert_str_eq(err, want);
+    unlink(p);
+    p = write_tmp("log:\n  level: \x01info\n");
+    cr_assert_eq(hs_config_load_file(cfg, p, err, sizeof err), HS_ERR_INVALID);
+    cr_assert(strstr(err, ":2: not UTF-8 text"), "%s", err);
+    unlink(p);
+    p = write_tmp("log:\n  level: \xc0\xaf\n"); /* overlong '/' */
+    cr_assert_eq(hs_config_load_file(cfg, p, err, sizeof err), HS_ERR_INVALID);
+    unlink(p);
+    p = write_tmp("registry:\n  url: \"http://h\xc3\xa9:1\"\n"); /* valid UTF-8 is fine */
+    cr_assert_eq(hs_config_load_file(cfg, p, err, sizeof err), HS_OK, "%s", err);
+    unlink(p);
+    hs_config_destroy(cfg);
+}
+
+Test(config, files_over_one_mib_are_refused) {
+    hs_config_t *cfg = hs_config_new();
+    char *big = malloc((1 << 20) + 16);
+    memset(big, '#', (1 << 20) + 15);
+    big[(1 << 20) + 15] = 0;
+    const char *p = write_tmp(big);
+    free(big);
+    cr_assert_eq(hs_config_load_file(cfg, p, err, sizeof err), HS_ERR_TOO_LARGE);
+    cr_assert(strstr(err, "larger than 1048576 bytes"), "%s", err);
+    unlink(p);
+    hs_config_destroy(cfg);
+}
