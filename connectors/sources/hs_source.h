@@ -1,8 +1,9 @@
 /* Provider source connectors: how a webhook from Shopify, Stripe, GitHub, Slack, Standard
  * Webhooks, Svix, Zendesk, Twilio, Chatwoot or any HMAC-signing provider (generic-hmac) is
  * verified, identified, classified and mapped to typed hookstream events. One small vtable per
- * provider (connectors/sources/source_<provider>.c), found by name in one table. ingest,
- * replay, `hookstream verify` and the tests all go through this header.
+ * provider (connectors/sources/source_<provider>.c; Svix shares Standard Webhooks' file), found
+ * by name in one table. ingest, replay, `hookstream verify` and the tests all go through this
+ * header.
  * @locality: every function is reentrant; tables and vtables are immutable. */
 #ifndef HS_SOURCE_H
 #define HS_SOURCE_H

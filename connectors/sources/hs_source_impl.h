@@ -1,7 +1,8 @@
 /* What the connector files share and nobody else needs: the connector vtables, helpers for the
- * verify step (secrets, decoded signatures, headers) and the table-driven mapping engine that
- * turns a provider's JSON into a typed event: one hs_map_rule_t per (provider event type,
- * hookstream type), fields described by hs_map_field_t tables next to each connector. */
+ * verify step (secrets, decoded signatures, headers), providers described as data (hs_src_spec_t:
+ * header names and JSON paths read by shared verify, event id, classify and map functions) and
+ * the table-driven mapping engine that turns a provider's JSON into a typed event: one
+ * hs_map_rule_t per (provider event type, hookstream type), fields in hs_map_field_t tables. */
 #ifndef HS_SOURCE_IMPL_H
 #define HS_SOURCE_IMPL_H
 
@@ -77,10 +78,18 @@ int hs_src_is_form(const hs_source_req_t *req);
 hs_err_t hs_src_stdwh_verify(const hs_source_cfg_t *cfg, const hs_source_req_t *req, int64_t now_s,
                              const char *prefix, char *errstr, size_t errstr_size);
 
-/* The JSON body's top-level "type" (Standard Webhooks payloads); HS_ERR_INVALID when the body
- * is not JSON. */
-hs_err_t hs_src_classify_json_type(const hs_source_body_t *body, hs_source_class_t *out,
-                                   char *errstr, size_t errstr_size);
+/* Reads signature header `name` into sig: HS_ERR_AUTH "no signature header ..." when absent,
+ * "malformed signature header ...: no <prefix> prefix" / ": not hex" / ": not base64". prefix
+ * may be NULL; base64 selects base64, else hex. */
+hs_err_t hs_src_sig_read(const hs_source_req_t *req, const char *name, const char *prefix,
+                         int base64, hs_src_sig_t *sig, char *errstr, size_t errstr_size);
+
+/* hs_src_match, then (when it matched) timestamp t checked against now_s with cfg's tolerance
+ * and window: the tail every timestamped scheme ends with. */
+hs_err_t hs_src_match_window(const hs_source_cfg_t *cfg, hs_src_key_t mode, hs_sig_alg_t alg,
+                             const hs_sig_part_t *parts, size_t nparts, const hs_src_sig_t *sigs,
+                             size_t nsigs, int64_t t, int64_t now_s, hs_sig_window_t window,
+                             char *errstr, size_t errstr_size);
 
 /* ---- the mapping engine ---- */
 
@@ -135,5 +144,95 @@ hs_err_t hs_map_apply(const hs_map_rule_t *rules, const hs_source_cfg_t *cfg,
                       const hs_source_req_t *req, const hs_source_body_t *body,
                       const hs_source_class_t *cls, hs_source_events_t *out, char *errstr,
                       size_t errstr_size);
+
+/* ---- providers as data ----
+ * What most providers do differently is a header name or a JSON path, so a provider is an
+ * hs_src_spec_t row and the shared functions below read it; a connector writes code only for
+ * what is really its own (Stripe's header, Twilio's form signing, Slack's handshake). */
+
+/* How a signed timestamp header is written. */
+typedef enum {
+    HS_SRC_TS_UNIX,    /* decimal unix seconds, signed as sent */
+    HS_SRC_TS_ISO8601, /* "2021-03-25T05:09:27Z" */
+} hs_src_ts_t;
+
+/* A scheme of one header holding one HMAC-SHA256 of [lead][timestamp][sep]body, keyed as the
+ * spec's key says; when it signs a timestamp, the timestamp must be within cfg's tolerance either
+ * way, checked after the signature matched. */
+typedef struct {
+    const char *sig_header; /* "X-Hub-Signature-256" */
+    const char *sig_prefix; /* stripped from the value first: "sha256="; NULL for none */
+    int base64;             /* the signature is base64, else hex */
+    const char *ts_header;  /* NULL: no timestamp is signed (lead and sep unused) */
+    hs_src_ts_t ts_format;
+    const char *lead; /* signed before the timestamp: "v0:"; NULL for nothing */
+    const char *sep;  /* signed between the timestamp and the body: "."; NULL for nothing */
+} hs_src_hmac_t;
+
+#define HS_SRC_JSON_OPTIONAL 1u /* classify accepts a body that is not JSON (type "") */
+#define HS_SRC_FORM_OK 2u       /* map accepts form-encoded bodies (nothing to map in them) */
+#define HS_SRC_ANY_BODY 4u      /* map accepts any body and maps nothing */
+
+/* One provider as data. Name lists "a|b" are tried in order, the first present wins. */
+typedef struct {
+    hs_src_key_t key;         /* how secrets become HMAC keys; check refuses others */
+    hs_src_hmac_t hmac;       /* verify, when hmac.sig_header is set */
+    const char *stdwh_prefix; /* else verify is Standard Webhooks under <prefix>-* headers */
+    const char *id_json;      /* event id: body path(s), tried first */
+    const char *id_header;    /* event id: header name(s), when the body named none */
+    const char *id_form;      /* event id: form parameter, for a form body (Slack trigger_id) */
+    const char *type_header;  /* event type: header name(s); the body is not read */
+    const char *type_json;    /* else event type: body path(s); the body must be JSON unless
+                               * flags has HS_SRC_JSON_OPTIONAL */
+    unsigned flags;
+    const hs_map_rule_t *rules; /* typed mappings (the body must be JSON); NULL: none */
+} hs_src_spec_t;
+
+/* The vtable functions of a provider described by spec; same contracts as in hs_source_t. */
+hs_err_t hs_src_spec_check(const hs_src_spec_t *spec, const hs_source_cfg_t *cfg, char *errstr,
+                           size_t errstr_size);
+hs_err_t hs_src_spec_verify(const hs_src_spec_t *spec, const hs_source_cfg_t *cfg,
+                            const hs_source_req_t *req, int64_t now_s, char *errstr,
+                            size_t errstr_size);
+hs_err_t hs_src_spec_event_id(const hs_src_spec_t *spec, const hs_source_req_t *req,
+                              const hs_source_body_t *body, char *id, size_t id_size);
+hs_err_t hs_src_spec_classify(const hs_src_spec_t *spec, const hs_source_req_t *req,
+                              const hs_source_body_t *body, hs_source_class_t *out, char *errstr,
+                              size_t errstr_size);
+hs_err_t hs_src_spec_map(const hs_src_spec_t *spec, const hs_source_cfg_t *cfg,
+                         const hs_source_req_t *req, const hs_source_body_t *body,
+                         const hs_source_class_t *cls, hs_source_events_t *out, char *errstr,
+                         size_t errstr_size);
+
+/* The vtable has no self pointer, so each spec gets static functions <name>_check, _verify,
+ * _event_id, _classify and _map bound to it; a connector lists those it does not write itself. */
+#define HS_SRC_UNUSED __attribute__((unused))
+#define HS_SRC_SPEC_FUNCTIONS(name, spec)                                                          \
+    HS_SRC_UNUSED static hs_err_t name##_check(const hs_source_cfg_t *cfg, char *errstr,           \
+                                               size_t errstr_size) {                               \
+        return hs_src_spec_check(&(spec), cfg, errstr, errstr_size);                               \
+    }                                                                                              \
+    HS_SRC_UNUSED static hs_err_t name##_verify(const hs_source_cfg_t *cfg,                        \
+                                                const hs_source_req_t *req, int64_t now_s,         \
+                                                char *errstr, size_t errstr_size) {                \
+        return hs_src_spec_verify(&(spec), cfg, req, now_s, errstr, errstr_size);                  \
+    }                                                                                              \
+    HS_SRC_UNUSED static hs_err_t name##_event_id(                                                 \
+        const hs_source_cfg_t *cfg, const hs_source_req_t *req, const hs_source_body_t *body,      \
+        char *id, size_t id_size, char *errstr, size_t errstr_size) {                              \
+        (void)cfg, (void)errstr, (void)errstr_size;                                                \
+        return hs_src_spec_event_id(&(spec), req, body, id, id_size);                              \
+    }                                                                                              \
+    HS_SRC_UNUSED static hs_err_t name##_classify(                                                 \
+        const hs_source_cfg_t *cfg, const hs_source_req_t *req, const hs_source_body_t *body,      \
+        hs_source_class_t *out, char *errstr, size_t errstr_size) {                                \
+        (void)cfg;                                                                                 \
+        return hs_src_spec_classify(&(spec), req, body, out, errstr, errstr_size);                 \
+    }                                                                                              \
+    HS_SRC_UNUSED static hs_err_t name##_map(                                                      \
+        const hs_source_cfg_t *cfg, const hs_source_req_t *req, const hs_source_body_t *body,      \
+        const hs_source_class_t *cls, hs_source_events_t *out, char *errstr, size_t errstr_size) { \
+        return hs_src_spec_map(&(spec), cfg, req, body, cls, out, errstr, errstr_size);            \
+    }
 
 #endif

@@ -118,26 +118,6 @@ static hs_err_t read_time(const hs_source_cfg_t *cfg, const hs_source_req_t *req
                              errstr_size);
 }
 
-static hs_err_t read_sig(const hs_source_generic_t *g, const hs_source_req_t *req,
-                         hs_src_sig_t *sig, char *errstr, size_t errstr_size) {
-    const char *h = hs_src_header(req, g->header);
-    if (!h) return hs_fail(HS_ERR_AUTH, errstr, errstr_size, "no signature header %s", g->header);
-    size_t plen = g->prefix ? strlen(g->prefix) : 0;
-    if (plen && strncmp(h, g->prefix, plen) != 0)
-        return hs_fail(HS_ERR_AUTH, errstr, errstr_size,
-                       "malformed signature header %s: no %s prefix", g->header, g->prefix);
-    h += plen;
-    int b64 = g->encoding && !strcmp(g->encoding, "base64");
-    size_t len = strnlen(h, HS_SIG_MAX_HEADER + 1);
-    long n = b64 ? hs_sig_b64_decode(h, len, sig->b, sizeof sig->b)
-                 : hs_sig_hex_decode(h, len, sig->b, sizeof sig->b);
-    if (n < 0)
-        return hs_fail(HS_ERR_AUTH, errstr, errstr_size, "malformed signature header %s: not %s",
-                       g->header, b64 ? "base64" : "hex");
-    sig->n = (size_t)n;
-    return HS_OK;
-}
-
 static hs_err_t verify(const hs_source_cfg_t *cfg, const hs_source_req_t *req, int64_t now_s,
                        char *errstr, size_t errstr_size) {
     const hs_source_generic_t *g = &cfg->generic;
@@ -150,7 +130,8 @@ static hs_err_t verify(const hs_source_cfg_t *cfg, const hs_source_req_t *req, i
     int n = parse_tmpl(tmpl_of(g), pieces, err, sizeof err);
     if (!g->header || n < 0 || (g->algorithm && hs_sig_alg_parse(g->algorithm, &alg)))
         return hs_fail(HS_ERR_INVALID, errstr, errstr_size, "generic-hmac: bad configuration");
-    hs_err_t rc = read_sig(g, req, &sig, errstr, errstr_size);
+    int b64 = g->encoding && !strcmp(g->encoding, "base64");
+    hs_err_t rc = hs_src_sig_read(req, g->header, g->prefix, b64, &sig, errstr, errstr_size);
     if (rc) return rc;
     const char *id = g->id_header ? hs_src_header(req, g->id_header) : NULL;
     for (int i = 0; i < n; i++) {
@@ -190,25 +171,13 @@ static hs_err_t event_id(const hs_source_cfg_t *cfg, const hs_source_req_t *req,
     return hs_src_id_from_header(req, cfg->generic.id_header, id, id_size);
 }
 
-/* The body's top-level "type" or "event", when it is a JSON object that has one. */
-static hs_err_t classify(const hs_source_cfg_t *cfg, const hs_source_req_t *req,
-                         const hs_source_body_t *body, hs_source_class_t *out, char *errstr,
-                         size_t errstr_size) {
-    (void)cfg, (void)req, (void)errstr, (void)errstr_size;
-    memset(out, 0, sizeof *out);
-    if (hs_src_json_text(body, "type", out->type, sizeof out->type) &&
-        hs_src_json_text(body, "event", out->type, sizeof out->type))
-        out->type[0] = '\0';
-    return HS_OK;
-}
-
-/* Nothing to map: the body's shape is not known. It stays on the inbox. */
-static hs_err_t map(const hs_source_cfg_t *cfg, const hs_source_req_t *req,
-                    const hs_source_body_t *body, const hs_source_class_t *cls,
-                    hs_source_events_t *out, char *errstr, size_t errstr_size) {
-    (void)cfg, (void)req, (void)body, (void)cls, (void)out, (void)errstr, (void)errstr_size;
-    return HS_OK;
-}
+/* The body's shape is not known: the type is its top-level "type" or "event" when it is a JSON
+ * object that has one, and nothing is mapped (it stays on the inbox). */
+static const hs_src_spec_t spec = {
+    .type_json = "type|event",
+    .flags = HS_SRC_JSON_OPTIONAL | HS_SRC_ANY_BODY,
+};
+HS_SRC_SPEC_FUNCTIONS(generic, spec)
 
 const hs_source_t hs_source_generic_hmac = {
     .type = "generic-hmac",
@@ -216,6 +185,6 @@ const hs_source_t hs_source_generic_hmac = {
     .check = check,
     .verify = verify,
     .event_id = event_id,
-    .classify = classify,
-    .map = map,
+    .classify = generic_classify,
+    .map = generic_map,
 };

@@ -6,33 +6,12 @@
 
 #include "hs_source_impl.h"
 
-#define SIG_HEADER "X-Hub-Signature-256"
-
-static hs_err_t verify(const hs_source_cfg_t *cfg, const hs_source_req_t *req, int64_t now_s,
-                       char *errstr, size_t errstr_size) {
-    (void)now_s;
-    const char *h = hs_src_header(req, SIG_HEADER);
-    if (!h) return hs_fail(HS_ERR_AUTH, errstr, errstr_size, "no signature header " SIG_HEADER);
-    if (strncmp(h, "sha256=", 7) != 0)
-        return hs_fail(HS_ERR_AUTH, errstr, errstr_size,
-                       "malformed signature header " SIG_HEADER ": no sha256= prefix");
-    hs_src_sig_t sig;
-    long n = hs_sig_hex_decode(h + 7, strnlen(h + 7, HS_SIG_MAX_HEADER + 1), sig.b, sizeof sig.b);
-    if (n < 0)
-        return hs_fail(HS_ERR_AUTH, errstr, errstr_size,
-                       "malformed signature header " SIG_HEADER ": not hex");
-    sig.n = (size_t)n;
-    hs_sig_part_t body = {req->body, req->body_len};
-    return hs_src_match(cfg, HS_SRC_KEY_TEXT, HS_SIG_SHA256, &body, 1, &sig, 1, errstr,
-                        errstr_size);
-}
-
-static hs_err_t event_id(const hs_source_cfg_t *cfg, const hs_source_req_t *req,
-                         const hs_source_body_t *body, char *id, size_t id_size, char *errstr,
-                         size_t errstr_size) {
-    (void)cfg, (void)body, (void)errstr, (void)errstr_size;
-    return hs_src_id_from_header(req, "X-GitHub-Delivery", id, id_size);
-}
+static const hs_src_spec_t spec = {
+    .hmac = {.sig_header = "X-Hub-Signature-256", .sig_prefix = "sha256="},
+    .id_header = "X-GitHub-Delivery",
+    .flags = HS_SRC_FORM_OK, /* no typed mapping yet; form deliveries (payload=...) are fine */
+};
+HS_SRC_SPEC_FUNCTIONS(github, spec)
 
 static hs_err_t classify(const hs_source_cfg_t *cfg, const hs_source_req_t *req,
                          const hs_source_body_t *body, hs_source_class_t *out, char *errstr,
@@ -49,19 +28,11 @@ static hs_err_t classify(const hs_source_cfg_t *cfg, const hs_source_req_t *req,
     return HS_OK;
 }
 
-/* No typed mapping yet; a form-encoded delivery (payload=...) is not JSON and that is fine. */
-static hs_err_t map(const hs_source_cfg_t *cfg, const hs_source_req_t *req,
-                    const hs_source_body_t *body, const hs_source_class_t *cls,
-                    hs_source_events_t *out, char *errstr, size_t errstr_size) {
-    (void)cfg, (void)cls, (void)out;
-    return hs_src_is_form(req) ? HS_OK : hs_src_need_json(body, errstr, errstr_size);
-}
-
 const hs_source_t hs_source_github = {
     .type = "github",
     .summary = "GitHub: X-Hub-Signature-256 sha256=<hex HMAC-SHA256 of the body>",
-    .verify = verify,
-    .event_id = event_id,
+    .verify = github_verify,
+    .event_id = github_event_id,
     .classify = classify,
-    .map = map,
+    .map = github_map,
 };

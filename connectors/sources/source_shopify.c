@@ -1,46 +1,7 @@
 /* Shopify: X-Shopify-Hmac-Sha256 is base64 HMAC-SHA256 of the raw body, keyed with the app's
  * client secret as text. No timestamp is signed. Topic in X-Shopify-Topic, delivery id in
  * X-Shopify-Webhook-Id (the same on retries). */
-#include <string.h>
-
 #include "hs_source_impl.h"
-
-#define SIG_HEADER "X-Shopify-Hmac-Sha256"
-
-static hs_err_t verify(const hs_source_cfg_t *cfg, const hs_source_req_t *req, int64_t now_s,
-                       char *errstr, size_t errstr_size) {
-    (void)now_s;
-    const char *h = hs_src_header(req, SIG_HEADER);
-    if (!h) return hs_fail(HS_ERR_AUTH, errstr, errstr_size, "no signature header " SIG_HEADER);
-    hs_src_sig_t sig;
-    long n = hs_sig_b64_decode(h, strnlen(h, HS_SIG_MAX_HEADER + 1), sig.b, sizeof sig.b);
-    if (n < 0)
-        return hs_fail(HS_ERR_AUTH, errstr, errstr_size,
-                       "malformed signature header " SIG_HEADER ": not base64");
-    sig.n = (size_t)n;
-    hs_sig_part_t body = {req->body, req->body_len};
-    return hs_src_match(cfg, HS_SRC_KEY_TEXT, HS_SIG_SHA256, &body, 1, &sig, 1, errstr,
-                        errstr_size);
-}
-
-static hs_err_t event_id(const hs_source_cfg_t *cfg, const hs_source_req_t *req,
-                         const hs_source_body_t *body, char *id, size_t id_size, char *errstr,
-                         size_t errstr_size) {
-    (void)cfg, (void)body, (void)errstr, (void)errstr_size;
-    hs_err_t rc = hs_src_id_from_header(req, "X-Shopify-Webhook-Id", id, id_size);
-    return rc == HS_ERR_NOT_FOUND ? hs_src_id_from_header(req, "X-Shopify-Event-Id", id, id_size)
-                                  : rc;
-}
-
-static hs_err_t classify(const hs_source_cfg_t *cfg, const hs_source_req_t *req,
-                         const hs_source_body_t *body, hs_source_class_t *out, char *errstr,
-                         size_t errstr_size) {
-    (void)cfg, (void)body, (void)errstr, (void)errstr_size;
-    const char *topic = hs_src_header(req, "X-Shopify-Topic");
-    memset(out, 0, sizeof *out);
-    if (topic && strlen(topic) < sizeof out->type) memcpy(out->type, topic, strlen(topic) + 1);
-    return HS_OK;
-}
 
 /* ---- mapping tables ---- */
 
@@ -219,18 +180,19 @@ static const hs_map_rule_t rules[] = {
     {NULL},
 };
 
-static hs_err_t map(const hs_source_cfg_t *cfg, const hs_source_req_t *req,
-                    const hs_source_body_t *body, const hs_source_class_t *cls,
-                    hs_source_events_t *out, char *errstr, size_t errstr_size) {
-    hs_err_t rc = hs_src_need_json(body, errstr, errstr_size);
-    return rc ? rc : hs_map_apply(rules, cfg, req, body, cls, out, errstr, errstr_size);
-}
+static const hs_src_spec_t spec = {
+    .hmac = {.sig_header = "X-Shopify-Hmac-Sha256", .base64 = 1},
+    .id_header = "X-Shopify-Webhook-Id|X-Shopify-Event-Id",
+    .type_header = "X-Shopify-Topic",
+    .rules = rules,
+};
+HS_SRC_SPEC_FUNCTIONS(shopify, spec)
 
 const hs_source_t hs_source_shopify = {
     .type = "shopify",
     .summary = "Shopify: X-Shopify-Hmac-Sha256, base64 HMAC-SHA256 of the body",
-    .verify = verify,
-    .event_id = event_id,
-    .classify = classify,
-    .map = map,
+    .verify = shopify_verify,
+    .event_id = shopify_event_id,
+    .classify = shopify_classify,
+    .map = shopify_map,
 };

@@ -8,46 +8,20 @@
 
 #include "hs_source_impl.h"
 
-#define SIG_HEADER "X-Slack-Signature"
-#define TS_HEADER "X-Slack-Request-Timestamp"
-
-static hs_err_t verify(const hs_source_cfg_t *cfg, const hs_source_req_t *req, int64_t now_s,
-                       char *errstr, size_t errstr_size) {
-    const char *h = hs_src_header(req, SIG_HEADER), *ts = hs_src_header(req, TS_HEADER);
-    int64_t t;
-    if (!h) return hs_fail(HS_ERR_AUTH, errstr, errstr_size, "no signature header " SIG_HEADER);
-    if (!ts) return hs_fail(HS_ERR_AUTH, errstr, errstr_size, "no timestamp header " TS_HEADER);
-    size_t tslen = strnlen(ts, 32);
-    if (hs_sig_parse_uint(ts, tslen, &t))
-        return hs_fail(HS_ERR_AUTH, errstr, errstr_size,
-                       "malformed timestamp header " TS_HEADER ": not a unix time");
-    if (strncmp(h, "v0=", 3) != 0)
-        return hs_fail(HS_ERR_AUTH, errstr, errstr_size,
-                       "malformed signature header " SIG_HEADER ": no v0= prefix");
-    hs_src_sig_t sig;
-    long n = hs_sig_hex_decode(h + 3, strnlen(h + 3, HS_SIG_MAX_HEADER + 1), sig.b, sizeof sig.b);
-    if (n < 0)
-        return hs_fail(HS_ERR_AUTH, errstr, errstr_size,
-                       "malformed signature header " SIG_HEADER ": not hex");
-    sig.n = (size_t)n;
-    /* Slack signs the header text as sent. */
-    hs_sig_part_t parts[] = {{"v0:", 3}, {ts, tslen}, {":", 1}, {req->body, req->body_len}};
-    hs_err_t rc =
-        hs_src_match(cfg, HS_SRC_KEY_TEXT, HS_SIG_SHA256, parts, 4, &sig, 1, errstr, errstr_size);
-    if (rc) return rc;
-    return hs_sig_check_time(t, now_s, hs_src_tolerance(cfg), HS_SIG_WINDOW_SYMMETRIC, errstr,
-                             errstr_size);
-}
-
-static hs_err_t event_id(const hs_source_cfg_t *cfg, const hs_source_req_t *req,
-                         const hs_source_body_t *body, char *id, size_t id_size, char *errstr,
-                         size_t errstr_size) {
-    (void)cfg, (void)errstr, (void)errstr_size;
-    if (body->json) return hs_src_json_text(body, "event_id", id, id_size);
-    if (!hs_src_is_form(req)) return HS_ERR_NOT_FOUND;
-    int r = hs_sig_form_get(req->body, req->body_len, "trigger_id", id, id_size);
-    return r == 1 && id[0] ? HS_OK : HS_ERR_NOT_FOUND;
-}
+/* Slack signs the timestamp header text as sent. Events API bodies carry event_id, interactivity
+ * and slash commands a trigger_id. */
+static const hs_src_spec_t spec = {
+    .hmac = {.sig_header = "X-Slack-Signature",
+             .sig_prefix = "v0=",
+             .ts_header = "X-Slack-Request-Timestamp",
+             .ts_format = HS_SRC_TS_UNIX,
+             .lead = "v0:",
+             .sep = ":"},
+    .id_json = "event_id",
+    .id_form = "trigger_id",
+    .flags = HS_SRC_FORM_OK,
+};
+HS_SRC_SPEC_FUNCTIONS(slack, spec)
 
 static void set_type(hs_source_class_t *out, const json_t *v) {
     if (json_is_string(v) && json_string_length(v) < sizeof out->type)
@@ -102,18 +76,11 @@ static hs_err_t classify(const hs_source_cfg_t *cfg, const hs_source_req_t *req,
     return HS_OK;
 }
 
-static hs_err_t map(const hs_source_cfg_t *cfg, const hs_source_req_t *req,
-                    const hs_source_body_t *body, const hs_source_class_t *cls,
-                    hs_source_events_t *out, char *errstr, size_t errstr_size) {
-    (void)cfg, (void)cls, (void)out;
-    return hs_src_is_form(req) ? HS_OK : hs_src_need_json(body, errstr, errstr_size);
-}
-
 const hs_source_t hs_source_slack = {
     .type = "slack",
     .summary = "Slack: X-Slack-Signature v0=<hex HMAC-SHA256 of \"v0:ts:body\">",
-    .verify = verify,
-    .event_id = event_id,
+    .verify = slack_verify,
+    .event_id = slack_event_id,
     .classify = classify,
-    .map = map,
+    .map = slack_map,
 };

@@ -2,7 +2,8 @@
  * "v1,<base64 HMAC-SHA256>" entries over "<webhook-id>.<webhook-timestamp>.<body>", keyed with
  * the base64 secret after its "whsec_" prefix; any v1 entry may match (rotation) and other
  * versions are skipped. The timestamp may be at most the tolerance old or ahead, as in the
- * reference libraries. */
+ * reference libraries. Svix is the same scheme under svix-id, svix-timestamp and svix-signature
+ * (the webhook-* names are accepted too, as Svix's libraries do): one implementation, two rows. */
 #include <stdio.h>
 #include <string.h>
 
@@ -66,58 +67,42 @@ hs_err_t hs_src_stdwh_verify(const hs_source_cfg_t *cfg, const hs_source_req_t *
     int tn = snprintf(tsbuf, sizeof tsbuf, "%lld", (long long)t);
     hs_sig_part_t parts[] = {
         {id, idlen}, {".", 1}, {tsbuf, (size_t)tn}, {".", 1}, {req->body, req->body_len}};
-    rc = hs_src_match(cfg, HS_SRC_KEY_WHSEC, HS_SIG_SHA256, parts, 5, sigs, nsigs, errstr,
-                      errstr_size);
-    if (rc) return rc;
-    return hs_sig_check_time(t, now_s, hs_src_tolerance(cfg), HS_SIG_WINDOW_SYMMETRIC, errstr,
-                             errstr_size);
+    return hs_src_match_window(cfg, HS_SRC_KEY_WHSEC, HS_SIG_SHA256, parts, 5, sigs, nsigs, t,
+                               now_s, HS_SIG_WINDOW_SYMMETRIC, errstr, errstr_size);
 }
 
-hs_err_t hs_src_classify_json_type(const hs_source_body_t *body, hs_source_class_t *out,
-                                   char *errstr, size_t errstr_size) {
-    memset(out, 0, sizeof *out);
-    hs_err_t rc = hs_src_need_json(body, errstr, errstr_size);
-    if (rc) return rc;
-    if (hs_src_json_text(body, "type", out->type, sizeof out->type)) out->type[0] = '\0';
-    return HS_OK;
-}
+static const hs_src_spec_t stdwh_spec = {
+    .key = HS_SRC_KEY_WHSEC,
+    .stdwh_prefix = "webhook",
+    .id_header = "webhook-id",
+    .type_json = "type",
+};
+HS_SRC_SPEC_FUNCTIONS(stdwh, stdwh_spec)
 
-static hs_err_t check(const hs_source_cfg_t *cfg, char *errstr, size_t errstr_size) {
-    return hs_src_check_keys(cfg, HS_SRC_KEY_WHSEC, errstr, errstr_size);
-}
-
-static hs_err_t verify(const hs_source_cfg_t *cfg, const hs_source_req_t *req, int64_t now_s,
-                       char *errstr, size_t errstr_size) {
-    return hs_src_stdwh_verify(cfg, req, now_s, "webhook", errstr, errstr_size);
-}
-
-static hs_err_t event_id(const hs_source_cfg_t *cfg, const hs_source_req_t *req,
-                         const hs_source_body_t *body, char *id, size_t id_size, char *errstr,
-                         size_t errstr_size) {
-    (void)cfg, (void)body, (void)errstr, (void)errstr_size;
-    return hs_src_id_from_header(req, "webhook-id", id, id_size);
-}
-
-static hs_err_t classify(const hs_source_cfg_t *cfg, const hs_source_req_t *req,
-                         const hs_source_body_t *body, hs_source_class_t *out, char *errstr,
-                         size_t errstr_size) {
-    (void)cfg, (void)req;
-    return hs_src_classify_json_type(body, out, errstr, errstr_size);
-}
-
-static hs_err_t map(const hs_source_cfg_t *cfg, const hs_source_req_t *req,
-                    const hs_source_body_t *body, const hs_source_class_t *cls,
-                    hs_source_events_t *out, char *errstr, size_t errstr_size) {
-    (void)cfg, (void)req, (void)cls, (void)out;
-    return hs_src_need_json(body, errstr, errstr_size);
-}
+static const hs_src_spec_t svix_spec = {
+    .key = HS_SRC_KEY_WHSEC,
+    .stdwh_prefix = "svix",
+    .id_header = "svix-id|webhook-id",
+    .type_json = "type",
+};
+HS_SRC_SPEC_FUNCTIONS(svix, svix_spec)
 
 const hs_source_t hs_source_standard_webhooks = {
     .type = "standard-webhooks",
     .summary = "Standard Webhooks: webhook-signature v1,<base64> over \"id.ts.body\", whsec_ key",
-    .check = check,
-    .verify = verify,
-    .event_id = event_id,
-    .classify = classify,
-    .map = map,
+    .check = stdwh_check,
+    .verify = stdwh_verify,
+    .event_id = stdwh_event_id,
+    .classify = stdwh_classify,
+    .map = stdwh_map,
+};
+
+const hs_source_t hs_source_svix = {
+    .type = "svix",
+    .summary = "Svix: svix-signature v1,<base64> over \"id.ts.body\", whsec_ key",
+    .check = svix_check,
+    .verify = svix_verify,
+    .event_id = svix_event_id,
+    .classify = svix_classify,
+    .map = svix_map,
 };

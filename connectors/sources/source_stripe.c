@@ -3,7 +3,6 @@
  * decoded). Like Stripe's SDKs: any v1 may match, and only old timestamps are refused
  * (t < now - tolerance), after the signature matched. Event id and type come from the body. */
 #include <stdio.h>
-#include <string.h>
 
 #include "hs_source_impl.h"
 
@@ -44,29 +43,8 @@ static hs_err_t verify(const hs_source_cfg_t *cfg, const hs_source_req_t *req, i
     char ts[24];
     int tn = snprintf(ts, sizeof ts, "%lld", (long long)t);
     hs_sig_part_t parts[] = {{ts, (size_t)tn}, {".", 1}, {req->body, req->body_len}};
-    hs_err_t rc = hs_src_match(cfg, HS_SRC_KEY_TEXT, HS_SIG_SHA256, parts, 3, sigs, nsigs, errstr,
-                               errstr_size);
-    if (rc) return rc;
-    return hs_sig_check_time(t, now_s, hs_src_tolerance(cfg), HS_SIG_WINDOW_PAST, errstr,
-                             errstr_size);
-}
-
-static hs_err_t event_id(const hs_source_cfg_t *cfg, const hs_source_req_t *req,
-                         const hs_source_body_t *body, char *id, size_t id_size, char *errstr,
-                         size_t errstr_size) {
-    (void)cfg, (void)req, (void)errstr, (void)errstr_size;
-    return hs_src_json_text(body, "id", id, id_size);
-}
-
-static hs_err_t classify(const hs_source_cfg_t *cfg, const hs_source_req_t *req,
-                         const hs_source_body_t *body, hs_source_class_t *out, char *errstr,
-                         size_t errstr_size) {
-    (void)cfg, (void)req;
-    memset(out, 0, sizeof *out);
-    hs_err_t rc = hs_src_need_json(body, errstr, errstr_size);
-    if (rc) return rc;
-    if (hs_src_json_text(body, "type", out->type, sizeof out->type)) out->type[0] = '\0';
-    return HS_OK;
+    return hs_src_match_window(cfg, HS_SRC_KEY_TEXT, HS_SIG_SHA256, parts, 3, sigs, nsigs, t, now_s,
+                               HS_SIG_WINDOW_PAST, errstr, errstr_size);
 }
 
 /* ---- mapping tables: the object is data.object, the event time is the event's created ---- */
@@ -134,18 +112,18 @@ static const hs_map_rule_t rules[] = {
     {NULL},
 };
 
-static hs_err_t map(const hs_source_cfg_t *cfg, const hs_source_req_t *req,
-                    const hs_source_body_t *body, const hs_source_class_t *cls,
-                    hs_source_events_t *out, char *errstr, size_t errstr_size) {
-    hs_err_t rc = hs_src_need_json(body, errstr, errstr_size);
-    return rc ? rc : hs_map_apply(rules, cfg, req, body, cls, out, errstr, errstr_size);
-}
+static const hs_src_spec_t spec = {
+    .id_json = "id",
+    .type_json = "type",
+    .rules = rules,
+};
+HS_SRC_SPEC_FUNCTIONS(stripe, spec)
 
 const hs_source_t hs_source_stripe = {
     .type = "stripe",
     .summary = "Stripe: Stripe-Signature t=..,v1=.. over \"t.body\", old timestamps refused",
     .verify = verify,
-    .event_id = event_id,
-    .classify = classify,
-    .map = map,
+    .event_id = stripe_event_id,
+    .classify = stripe_classify,
+    .map = stripe_map,
 };

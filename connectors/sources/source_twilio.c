@@ -107,14 +107,9 @@ static hs_err_t match_url(const hs_source_cfg_t *cfg, const char *url, const par
 static hs_err_t verify(const hs_source_cfg_t *cfg, const hs_source_req_t *req, int64_t now_s,
                        char *errstr, size_t errstr_size) {
     (void)now_s;
-    const char *h = hs_src_header(req, SIG_HEADER);
-    if (!h) return hs_fail(HS_ERR_AUTH, errstr, errstr_size, "no signature header " SIG_HEADER);
     hs_src_sig_t sig;
-    long sn = hs_sig_b64_decode(h, strnlen(h, HS_SIG_MAX_HEADER + 1), sig.b, sizeof sig.b);
-    if (sn < 0)
-        return hs_fail(HS_ERR_AUTH, errstr, errstr_size,
-                       "malformed signature header " SIG_HEADER ": not base64");
-    sig.n = (size_t)sn;
+    hs_err_t rc = hs_src_sig_read(req, SIG_HEADER, NULL, 1, &sig, errstr, errstr_size);
+    if (rc) return rc;
     char alt[4096], want[80];
     if (!req->url || url_variants(req->url, alt, sizeof alt))
         return hs_fail(HS_ERR_AUTH, errstr, errstr_size,
@@ -125,7 +120,6 @@ static hs_err_t verify(const hs_source_cfg_t *cfg, const hs_source_req_t *req, i
     param_t *ps = NULL;
     char *buf = NULL;
     size_t n = 0;
-    hs_err_t rc = HS_OK;
     if (has_hash < 0) {
         rc = hs_fail(HS_ERR_AUTH, errstr, errstr_size, "malformed bodySHA256 in the URL");
     } else if (has_hash == 1) {
@@ -144,12 +138,12 @@ static hs_err_t verify(const hs_source_cfg_t *cfg, const hs_source_req_t *req, i
     return rc;
 }
 
-static hs_err_t event_id(const hs_source_cfg_t *cfg, const hs_source_req_t *req,
-                         const hs_source_body_t *body, char *id, size_t id_size, char *errstr,
-                         size_t errstr_size) {
-    (void)cfg, (void)body, (void)errstr, (void)errstr_size;
-    return hs_src_id_from_header(req, "I-Twilio-Idempotency-Token", id, id_size);
-}
+/* Messaging and voice callbacks have no typed mapping: they stay on the inbox. */
+static const hs_src_spec_t spec = {
+    .id_header = "I-Twilio-Idempotency-Token",
+    .flags = HS_SRC_ANY_BODY,
+};
+HS_SRC_SPEC_FUNCTIONS(twilio, spec)
 
 /* "message.<status>" for messaging callbacks, "call.<status>" for voice, else the JSON type. */
 static hs_err_t classify(const hs_source_cfg_t *cfg, const hs_source_req_t *req,
@@ -177,19 +171,11 @@ static hs_err_t classify(const hs_source_cfg_t *cfg, const hs_source_req_t *req,
     return HS_OK;
 }
 
-/* No typed mapping: messaging and voice callbacks stay on the inbox. */
-static hs_err_t map(const hs_source_cfg_t *cfg, const hs_source_req_t *req,
-                    const hs_source_body_t *body, const hs_source_class_t *cls,
-                    hs_source_events_t *out, char *errstr, size_t errstr_size) {
-    (void)cfg, (void)req, (void)body, (void)cls, (void)out, (void)errstr, (void)errstr_size;
-    return HS_OK;
-}
-
 const hs_source_t hs_source_twilio = {
     .type = "twilio",
     .summary = "Twilio: X-Twilio-Signature, base64 HMAC-SHA1 of URL + sorted form parameters",
     .verify = verify,
-    .event_id = event_id,
+    .event_id = twilio_event_id,
     .classify = classify,
-    .map = map,
+    .map = twilio_map,
 };
