@@ -5,8 +5,10 @@
 # bench/README.md.
 #
 # Environment: N (events per run, default 200000), RUNS (default 3), LIMIT_SECS (default 3),
-# HOOKSTREAM (binary; default build/hookstream, built when missing), HS_REGISTRY_URL or
-# HS_POSTGRES_DSN (schema registry; without either a private `hookstream dev up` provides one).
+# HOOKSTREAM (binary; default build/hookstream, built when missing), BEFORE (optional: another
+# hookstream binary, e.g. one built from an older commit, measured the same way in the same run
+# for a before/after row), HS_REGISTRY_URL or HS_POSTGRES_DSN (schema registry; without either a
+# private `hookstream dev up` provides one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -96,18 +98,25 @@ EOF
 echo "building the raw producer limit from $limit_src" >&2
 gcc -O2 -o "$tmp/produce_bench" "$limit_src" -lrdkafka
 
-rates=()
-for run in $(seq "$RUNS"); do
-  t0=$(date +%s%N)
-  "$H" produce --type order.placed --from-file "$tmp/events.jsonl" 2>"$tmp/produce.err" ||
-    { cat "$tmp/produce.err" >&2; exit 1; }
-  t1=$(date +%s%N)
-  rate=$(( N * 1000000000 / (t1 - t0) ))
-  rates+=("$rate")
-  printf 'run %d: %d events in %d ms = %d events/s  (%s)\n' "$run" "$N" \
-    $(( (t1 - t0) / 1000000 )) "$rate" "$(tail -1 "$tmp/produce.err")" >&2
-done
-median=$(printf '%s\n' "${rates[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+# Prints the median events/s of RUNS runs of binary $1 (each run on stderr, labelled $2).
+median_of() {
+  local rates=() run t0 t1 rate
+  for run in $(seq "$RUNS"); do
+    t0=$(date +%s%N)
+    "$1" produce --type order.placed --from-file "$tmp/events.jsonl" 2>"$tmp/produce.err" ||
+      { cat "$tmp/produce.err" >&2; exit 1; }
+    t1=$(date +%s%N)
+    rate=$(( N * 1000000000 / (t1 - t0) ))
+    rates+=("$rate")
+    printf '%s run %d: %d events in %d ms = %d events/s  (%s)\n' "$2" "$run" "$N" \
+      $(( (t1 - t0) / 1000000 )) "$rate" "$(tail -1 "$tmp/produce.err")" >&2
+  done
+  printf '%s\n' "${rates[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+}
+
+before=""
+[[ -n ${BEFORE:-} ]] && before=$(median_of "$BEFORE" before)
+median=$(median_of "$H" after)
 
 limit_line=$("$tmp/produce_bench" "$HS_KAFKA_BROKERS" bench.raw "$tmp/body" "$LIMIT_SECS" 0)
 limit=$(sed -E 's/.* rate=([0-9]+).*/\1/' <<<"$limit_line")
@@ -116,5 +125,14 @@ echo "limit: $limit_line" >&2
 printf '\n%-58s %12s %10s\n' "row" "events/s" "vs limit"
 printf '%-58s %12d %10s\n' "limit: raw librdkafka produce, open loop, 600 B, acks=all" \
   "$limit" "1.00"
+ratio() { awk -v a="$1" -v b="$limit" 'BEGIN {print b ? a / b : 0}'; }
+if [[ -n $before ]]; then
+  printf '%-58s %12d %10.2f\n' "before: \$BEFORE produce --from-file (median of $RUNS)" \
+    "$before" "$(ratio "$before")"
+fi
 printf '%-58s %12d %10.2f\n' "hookstream produce --from-file (median of $RUNS x $N)" \
-  "$median" "$(awk -v a="$median" -v b="$limit" 'BEGIN {print b ? a / b : 0}')"
+  "$median" "$(ratio "$median")"
+if [[ -n $before ]]; then
+  printf '%-58s %12s %10.2f\n' "after / before" "" \
+    "$(awk -v a="$median" -v b="$before" 'BEGIN {print b ? a / b : 0}')"
+fi

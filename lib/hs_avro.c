@@ -104,6 +104,7 @@ static hs_avro_node_t *compile_record(compile_t *c, const json_t *t, const char 
         hs_avro_field_t *out = &n->fields[n->nfields];
         out->name = json_string_value(json_object_get(f, "name"));
         if (!out->name) return fail(c, "record %s: field without a name", n->name);
+        out->name_len = strlen(out->name);
         out->def = json_object_get(f, "default");
         out->type = compile(c, json_object_get(f, "type"), child_ns, depth + 1);
         if (!out->type) return NULL;
@@ -182,26 +183,29 @@ static hs_avro_node_t *compile(compile_t *c, const json_t *t, const char *ns, in
     return fail(c, "%s is not a type", t ? "a JSON value of that kind" : "a missing value");
 }
 
-/* Avro requires a union field's default to match the union's first branch. */
-static hs_err_t check_defaults(const hs_avro_schema_t *s, char *errstr, size_t errstr_size) {
-    char *buf = NULL;
-    size_t len = 0;
-    hs_err_t err = HS_OK;
-    for (const hs_avro_node_t *n = s->nodes; n && !err; n = n->next_alloc) {
-        for (size_t i = 0; i < n->nfields && !err; i++) {
-            const hs_avro_field_t *f = &n->fields[i];
+/* Avro requires a union field's default to match the union's first branch. Each default is
+ * encoded here once (a union's with the index of branch 0 in front), so encoding an event that
+ * leaves the field out only copies bytes. */
+static hs_err_t check_defaults(hs_avro_schema_t *s, char *errstr, size_t errstr_size) {
+    for (hs_avro_node_t *n = s->nodes; n; n = n->next_alloc) {
+        for (size_t i = 0; i < n->nfields; i++) {
+            hs_avro_field_t *f = &n->fields[i];
             if (!f->def) continue;
             const hs_avro_node_t *t = f->type;
-            if (t->kind == HS_AVRO_UNION && t->nbranches) t = t->branches[0];
+            int in_union = t->kind == HS_AVRO_UNION && t->nbranches;
+            if (in_union) t = t->branches[0];
             char why[256];
-            len = 0;
-            if (hs_avro_encode_node(t, f->def, &buf, &len, why, sizeof why) != HS_OK)
-                err = hs_fail(HS_ERR_INVALID, errstr, errstr_size,
-                              "schema: field %s.%s: bad default: %s", n->name, f->name, why);
+            size_t len = in_union;
+            f->def_avro = calloc(1, 1); /* the zigzag varint of branch index 0 is one 0 byte */
+            if (!f->def_avro)
+                return hs_fail(HS_ERR_INTERNAL, errstr, errstr_size, "schema: out of memory");
+            if (hs_avro_encode_node(t, f->def, &f->def_avro, &len, why, sizeof why) != HS_OK)
+                return hs_fail(HS_ERR_INVALID, errstr, errstr_size,
+                               "schema: field %s.%s: bad default: %s", n->name, f->name, why);
+            f->def_avro_len = len;
         }
     }
-    free(buf);
-    return err;
+    return HS_OK;
 }
 
 hs_avro_schema_t *hs_avro_schema_parse(const char *json, char *errstr, size_t errstr_size) {
@@ -245,6 +249,8 @@ void hs_avro_schema_destroy(hs_avro_schema_t *s) {
     for (hs_avro_node_t *n = s->nodes, *next; n; n = next) {
         next = n->next_alloc;
         free(n->name);
+        for (size_t i = 0; i < n->nfields; i++)
+            free(n->fields[i].def_avro);
         free(n->fields);
         free(n->branches);
         free(n->symbols);

@@ -41,6 +41,26 @@ avro_schema_t hs_avro_schema_raw(const hs_avro_schema_t *s);
 hs_err_t hs_avro_encode_json(const hs_avro_schema_t *s, const json_t *value, char **buf,
                              size_t *len, char *errstr, size_t errstr_size);
 
+/* A top-level member of the object hs_avro_encode_text reads, wanted by the caller as well:
+ * name in; text out: the member's raw JSON text (borrowed from the input), NULL when absent. */
+typedef struct {
+    const char *name;
+    const char *text;
+    size_t len;
+} hs_avro_pick_t;
+
+/* The bulk path of hs_avro_encode_json: encodes JSON text (an object, for a record schema)
+ * straight to Avro binary without building a json_t, appending to *buf (*len bytes used, *cap
+ * allocated; realloc'd; caller frees *buf and may reuse it across calls). Takes the common shape
+ * only: members in schema order, strings of printable ASCII without escapes, no bytes or fixed.
+ * Anything else, every invalid input included, → HS_ERR_UNSUPPORTED with nothing appended: the
+ * caller then parses the text and calls hs_avro_encode_json, which gives the same bytes or the
+ * exact error. Out of memory → HS_ERR_INTERNAL with errstr. picks (npicks entries, may be NULL
+ * when 0) receive top-level members on success. */
+hs_err_t hs_avro_encode_text(const hs_avro_schema_t *s, const char *text, size_t text_len,
+                             char **buf, size_t *len, size_t *cap, hs_avro_pick_t *picks,
+                             size_t npicks, char *errstr, size_t errstr_size);
+
 /* Decodes Avro binary to a new JSON value (caller json_decref). Truncated/garbage input or
  * trailing bytes → HS_ERR_INVALID (never reads out of bounds, bounded allocation: rejects
  * array/map/string lengths larger than the remaining input). */

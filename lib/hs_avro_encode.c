@@ -1,6 +1,8 @@
 /* JSON → Avro binary. Walks the compiled schema and the JSON value together, appending to the
  * caller's buffer; every refusal names the field path ("line_items[1].quantity") and why.
- * On any error the caller's length is restored, so nothing half-written is ever visible. */
+ * The path is kept as a stack of borrowed segments and only formatted when an error is reported:
+ * the hot path never prints. On any error the caller's length is restored, so nothing
+ * half-written is ever visible. */
 #include <float.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -8,11 +10,23 @@
 
 #include "hs_avro_node.h"
 
+/* One step of the path: a field or map key (name, borrowed from the schema or the value) or,
+ * when name is NULL, an array index. */
+typedef struct {
+    const char *name;
+    size_t len; /* of name; the index itself for an array step */
+} seg_t;
+
+/* Records, arrays and maps each push one step and the deepest record may add an unknown key. */
+#define MAX_SEGS (HS_AVRO_MAX_DEPTH + 2)
+#define PATH_MAX_CHARS 511 /* longer paths lose their last steps */
+
 typedef struct {
     char **buf;
     size_t *len;
     size_t cap;
-    hs_avro_path_t path;
+    seg_t seg[MAX_SEGS];
+    size_t nseg;
     int depth;
     char *errstr;
     size_t errstr_size;
@@ -21,14 +35,43 @@ typedef struct {
 typedef hs_err_t (*encode_fn)(enc_t *e, const hs_avro_node_t *n, const json_t *v);
 static hs_err_t encode(enc_t *e, const hs_avro_node_t *n, const json_t *v);
 
+/* Pushes a step and returns the depth to pop back to; steps beyond MAX_SEGS are not kept. */
+static size_t push_name(enc_t *e, const char *name, size_t len) {
+    size_t mark = e->nseg;
+    if (e->nseg < MAX_SEGS) e->seg[e->nseg++] = (seg_t){name, len};
+    return mark;
+}
+
+static size_t push_index(enc_t *e, size_t i) {
+    return push_name(e, NULL, i);
+}
+
+/* "line_items[1].quantity"; a step that does not fit whole is left out. */
+static void format_path(const enc_t *e, char *out, size_t size) {
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < e->nseg; i++) {
+        const seg_t *s = &e->seg[i];
+        int n = s->name ? snprintf(out + used, size - used, "%s%.*s", used ? "." : "",
+                                   (int)s->len, s->name)
+                        : snprintf(out + used, size - used, "[%zu]", s->len);
+        if (n < 0 || (size_t)n >= size - used) {
+            out[used] = '\0';
+            continue;
+        }
+        used += (size_t)n;
+    }
+}
+
 __attribute__((format(printf, 2, 3))) static hs_err_t bad(enc_t *e, const char *fmt, ...) {
-    char msg[384];
+    char msg[384], path[PATH_MAX_CHARS + 1];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (e->path.len)
-        return hs_fail(HS_ERR_INVALID, e->errstr, e->errstr_size, "%s: %s", e->path.text, msg);
+    format_path(e, path, sizeof path);
+    if (path[0])
+        return hs_fail(HS_ERR_INVALID, e->errstr, e->errstr_size, "%s: %s", path, msg);
     return hs_fail(HS_ERR_INVALID, e->errstr, e->errstr_size, "%s", msg);
 }
 
@@ -153,17 +196,17 @@ static long byte_count(const json_t *v, unsigned *bad_cp) {
     return count;
 }
 
-static hs_err_t put_bytes_of(enc_t *e, const json_t *v) {
+static hs_err_t put_bytes_of(enc_t *e, const json_t *v, size_t count) {
     const unsigned char *s = (const unsigned char *)json_string_value(v);
     size_t len = json_string_length(v);
-    for (size_t i = 0; i < len;) {
-        unsigned char b =
-            s[i] < 0x80 ? s[i] : (unsigned char)((s[i] & 0x03) << 6 | (s[i + 1] & 0x3f));
+    size_t at = *e->len;
+    hs_err_t err = put(e, s, count); /* reserves the room; overwritten below */
+    for (size_t i = 0; i < len && !err;) {
+        (*e->buf)[at++] =
+            (char)(s[i] < 0x80 ? s[i] : (unsigned char)((s[i] & 0x03) << 6 | (s[i + 1] & 0x3f)));
         i += s[i] < 0x80 ? 1 : 2;
-        hs_err_t err = put(e, &b, 1);
-        if (err) return err;
     }
-    return HS_OK;
+    return err;
 }
 
 static hs_err_t enc_bytes(enc_t *e, const hs_avro_node_t *n, const json_t *v) {
@@ -180,7 +223,7 @@ static hs_err_t enc_bytes(enc_t *e, const hs_avro_node_t *n, const json_t *v) {
         hs_err_t err = put_long(e, count);
         if (err) return err;
     }
-    return put_bytes_of(e, v);
+    return put_bytes_of(e, v, (size_t)count);
 }
 
 static hs_err_t enc_string(enc_t *e, const hs_avro_node_t *n, const json_t *v) {
@@ -215,8 +258,10 @@ static const hs_avro_field_t *field_named(const hs_avro_node_t *n, const char *n
     return NULL;
 }
 
-/* A missing field takes its default; a union's default belongs to its first branch. */
+/* A missing field takes its default, encoded at parse time (before that, while the defaults
+ * themselves are being checked, from the JSON); a union's default belongs to its first branch. */
 static hs_err_t enc_default(enc_t *e, const hs_avro_field_t *f) {
+    if (f->def_avro) return put(e, f->def_avro, f->def_avro_len);
     if (f->type->kind != HS_AVRO_UNION) return encode(e, f->type, f->def);
     hs_err_t err = put_long(e, 0);
     return err ? err : encode(e, f->type->branches[0], f->def);
@@ -229,18 +274,18 @@ static hs_err_t enc_record(enc_t *e, const hs_avro_node_t *n, const json_t *v) {
     const json_t *val;
     json_object_keylen_foreach((json_t *)v, key, klen, val) {
         if (strlen(key) == klen && field_named(n, key)) continue;
-        hs_avro_path_field(&e->path, key);
+        push_name(e, key, klen);
         return bad(e, "unknown field");
     }
     for (size_t i = 0; i < n->nfields; i++) {
         const hs_avro_field_t *f = &n->fields[i];
-        size_t mark = hs_avro_path_field(&e->path, f->name);
+        size_t mark = push_name(e, f->name, f->name_len);
         val = json_object_get(v, f->name);
         hs_err_t err = val      ? encode(e, f->type, val)
                        : f->def ? enc_default(e, f)
                                 : bad(e, "missing required field");
         if (err) return err;
-        hs_avro_path_pop(&e->path, mark);
+        e->nseg = mark;
     }
     return HS_OK;
 }
@@ -250,9 +295,9 @@ static hs_err_t enc_array(enc_t *e, const hs_avro_node_t *n, const json_t *v) {
     size_t count = json_array_size(v);
     hs_err_t err = count ? put_long(e, (int64_t)count) : HS_OK;
     for (size_t i = 0; i < count && !err; i++) {
-        size_t mark = hs_avro_path_index(&e->path, i);
+        size_t mark = push_index(e, i);
         err = encode(e, n->items, json_array_get(v, i));
-        if (!err) hs_avro_path_pop(&e->path, mark);
+        if (!err) e->nseg = mark;
     }
     return err ? err : put_long(e, 0);
 }
@@ -266,10 +311,10 @@ static hs_err_t enc_map(enc_t *e, const hs_avro_node_t *n, const json_t *v) {
     const json_t *val;
     json_object_keylen_foreach((json_t *)v, key, klen, val) {
         if (err) break;
-        size_t mark = hs_avro_path_field(&e->path, key);
+        size_t mark = push_name(e, key, klen);
         if (!(err = put_long(e, (int64_t)klen)) && !(err = put(e, key, klen)))
             err = encode(e, n->items, val);
-        if (!err) hs_avro_path_pop(&e->path, mark);
+        if (!err) e->nseg = mark;
     }
     return err ? err : put_long(e, 0);
 }
@@ -360,7 +405,7 @@ static hs_err_t enc_union(enc_t *e, const hs_avro_node_t *n, const json_t *v) {
     if (w >= 0) return enc_branch(e, n, (size_t)w, inner);
     /* Try each branch the value fits, in order; report the first one's complaint when all
      * refuse (the most likely intent, e.g. the record of ["null", record]). */
-    size_t start = *e->len, mark = e->path.len;
+    size_t start = *e->len, mark = e->nseg;
     char first[512] = "";
     hs_err_t first_err = HS_OK;
     for (size_t i = 0; i < n->nbranches; i++) {
@@ -373,7 +418,7 @@ static hs_err_t enc_union(enc_t *e, const hs_avro_node_t *n, const json_t *v) {
             snprintf(first, sizeof first, "%s", e->errstr ? e->errstr : "");
         }
         *e->len = start;
-        hs_avro_path_pop(&e->path, mark);
+        e->nseg = mark;
     }
     if (first_err) return hs_fail(first_err, e->errstr, e->errstr_size, "%s", first);
     char names[256] = "", got[80];

@@ -34,8 +34,11 @@ typedef struct hs_avro_node hs_avro_node_t;
 
 typedef struct {
     const char *name; /* borrowed from the schema JSON */
+    size_t name_len;
     hs_avro_node_t *type;
     const json_t *def; /* default value (borrowed from the schema JSON), NULL when none */
+    char *def_avro;    /* def encoded once at parse time (union: branch 0 index + value) */
+    size_t def_avro_len;
 } hs_avro_field_t;
 
 struct hs_avro_node {
@@ -59,7 +62,7 @@ struct hs_avro_schema {
     hs_avro_node_t *nodes;
 };
 
-/* The field path of an error message: "line_items[1].quantity". Truncated, never overflowed. */
+/* The field path of a decode error message: "line_items[1].quantity". Truncated, never overflowed. */
 typedef struct {
     char text[512];
     size_t len;

@@ -372,9 +372,10 @@ hs_err_t hs_config_load_file(hs_config_t *cfg, const char *path, char *errstr, s
     struct fy_parse_cfg pcfg = {.flags = FYPCF_QUIET, .diag = diag};
     struct fy_document *doc = fy_document_build_from_string(&pcfg, text, len);
     if (!doc) {
-        /* libfyaml says "<stream>:3:1: error: msg"; we say "FILE:3:1: msg" */
+        /* libfyaml says "<memory-@0x...>:3:1: error: msg"; we say "FILE:3:1: msg" */
         const char *pos = cap.first, *msg = "not valid YAML";
-        if (!strncmp(pos, "<stream>:", 9)) pos += 9;
+        const char *close = pos[0] == '<' ? strstr(pos, ">:") : NULL;
+        if (close) pos = close + 2;
         char *e = strstr(cap.first, " error: ");
         if (e) {
             *e = 0;

@@ -60,6 +60,41 @@ const hs_config_key_t hs_config_keys[] = {
      "`topics create` uses it when the cluster cannot create topics itself (the embedded broker "
      "has no CreateTopics)."},
 
+    {"ingest.listen", HS_CFG_STR, "127.0.0.1:8080", NULL,
+     "HTTP address of `hookstream ingest` (POST /webhooks/{source}[/{tenant}]). Port 0 picks a "
+     "free one."},
+    {"ingest.max_body_bytes", HS_CFG_INT, "1048576", "1024..104857600",
+     "Largest webhook body accepted; larger ones get 413 before the body is read."},
+    {"ingest.threads", HS_CFG_INT, "2", "1..64", "HTTP worker threads of ingest."},
+    {"ingest.ack_timeout_ms", HS_CFG_INT, "5000", "100..300000",
+     "How long a webhook waits for the broker to acknowledge its records before the answer is "
+     "503 + Retry-After (librdkafka message.timeout.ms of the ingest producer)."},
+    {"ingest.retry_after_s", HS_CFG_INT, "5", "1..3600",
+     "Retry-After of a 503 (broker unavailable) answer."},
+    {"ingest.linger_ms", HS_CFG_INT, "1", "0..1000",
+     "librdkafka linger.ms of the ingest producer: every request waits for its ack, so a long "
+     "linger adds latency to every webhook (see docs/ingest.md for the measurements)."},
+    {"ingest.dedup_window_s", HS_CFG_INT, "86400", "1..2592000",
+     "How long a delivered provider event id answers 200 {\"duplicate\": true}."},
+    {"ingest.dedup_cache_size", HS_CFG_INT, "100000", "1..100000000",
+     "Provider event ids kept in memory (least recently used go first)."},
+    {"ingest.dedup_redis", HS_CFG_BOOL, "false", NULL,
+     "Also keep delivered ids in Redis at redis.url (SET NX EX) so several ingest instances "
+     "agree; Redis errors never fail a webhook (counted, memory only)."},
+    {"ingest.dedup_redis_timeout_ms", HS_CFG_INT, "50", "1..10000",
+     "Connect and command timeout of the dedup Redis calls (they run on the request path)."},
+    {"ingest.default_tier", HS_CFG_ENUM, "enterprise", "free|pro|enterprise",
+     "Rate-limit tier of sources that name none (quick-start --source sources too)."},
+    {"ingest.rate_free", HS_CFG_INT, "5", "0..1000000",
+     "Requests per second per tenant of tier free (0: unlimited); the burst is one second's "
+     "worth."},
+    {"ingest.rate_pro", HS_CFG_INT, "20", "0..1000000",
+     "Requests per second per tenant of tier pro (0: unlimited)."},
+    {"ingest.rate_enterprise", HS_CFG_INT, "0", "0..1000000",
+     "Requests per second per tenant of tier enterprise (0: unlimited)."},
+
+    {"dev.ingest_port", HS_CFG_INT, "0", "0..65535",
+     "Port of ingest in the dev stack (0: a free one)."},
     {"dev.dir", HS_CFG_STR, ".hookstream", NULL,
      "Directory of the dev stack: pid files, logs, Postgres cluster, env file."},
     {"dev.pg_port", HS_CFG_INT, "0", "0..65535", "Postgres port of the dev stack (0: a free one)."},

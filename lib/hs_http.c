@@ -164,6 +164,8 @@ void hs_http_route(hs_http_server_t *srv, const char *method, const char *patter
     }
 }
 
+void hs_http_set_error_fn(hs_http_server_t *srv, hs_http_error_fn fn) { srv->error_fn = fn; }
+
 void hs_http_set_ready(hs_http_server_t *srv, hs_http_ready_fn fn, void *opaque) {
     srv->ready_fn = fn;
     srv->ready_opaque = opaque;
@@ -232,6 +234,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     hs_http_req_t *req = *req_cls;
     *req_cls = NULL;
     if (!req) return;
+    if (req->was_resumed) {
+        pthread_mutex_lock(&srv->mtx);
+        srv->resumed--;
+        pthread_cond_broadcast(&srv->cond);
+        pthread_mutex_unlock(&srv->mtx);
+    }
     if (req->queued_status) {
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
@@ -290,14 +298,14 @@ int hs_http_server_port(const hs_http_server_t *srv) {
 static void drain(hs_http_server_t *srv) {
     pthread_mutex_lock(&srv->mtx);
     srv->stopping = 1;
-    while (srv->running > 0 || srv->suspended > 0) {
+    while (srv->running > 0 || srv->suspended > 0 || srv->resumed > 0) {
         struct timespec deadline;
         clock_gettime(CLOCK_REALTIME, &deadline);
         deadline.tv_sec += SHUTDOWN_WARN_S;
         if (pthread_cond_timedwait(&srv->cond, &srv->mtx, &deadline) == ETIMEDOUT)
             hs_log(HS_LOG_WARN, "http server stopping: waiting for requests to be answered",
                    "{s:s, s:i, s:i}", "service", srv->service, "running", srv->running, "suspended",
-                   srv->suspended);
+                   srv->suspended + srv->resumed);
     }
     pthread_mutex_unlock(&srv->mtx);
 }
@@ -305,11 +313,11 @@ static void drain(hs_http_server_t *srv) {
 void hs_http_server_destroy(hs_http_server_t *srv) {
     if (!srv) return;
     if (srv->daemon) {
-        /* Stop accepting first; connections already open are answered 503 from now on. */
-        MHD_socket fd = MHD_quiesce_daemon(srv->daemon);
+        /* Requests arriving from now on are answered 503 (drain sets stopping). MHD's own
+         * quiesce is not used: with a thread pool and suspended connections 0.9.75 can abort in
+         * it ("failed to signal quiesce"). MHD_stop_daemon closes the listen socket. */
         drain(srv);
         MHD_stop_daemon(srv->daemon);
-        if (fd != MHD_INVALID_SOCKET) close(fd); /* a quiesced daemon hands the socket back */
     } else if (srv->listen_fd >= 0) {
         close(srv->listen_fd);
     }

@@ -40,6 +40,13 @@ void hs_http_route(hs_http_server_t *srv, const char *method, const char *patter
 
 /* Sets the readiness check behind GET /readyz (ready when none is set). Set before start;
  * fn runs on a server thread and must be thread-safe. */
+/* Formats the answers the server gives by itself (404, 405, 400, 413, 414, 500, 503) for
+ * services whose clients expect another error shape than problem+json (the registry answers
+ * Confluent's {"error_code","message"}). fn must respond exactly once. Set before start. */
+typedef void (*hs_http_error_fn)(hs_http_req_t *req, int status, const char *title,
+                                 const char *detail);
+void hs_http_set_error_fn(hs_http_server_t *srv, hs_http_error_fn fn);
+
 void hs_http_set_ready(hs_http_server_t *srv, hs_http_ready_fn fn, void *opaque);
 
 /* Binds and starts serving. Port in use → HS_ERR_UNAVAILABLE with

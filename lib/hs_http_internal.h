@@ -36,6 +36,7 @@ struct hs_http_server {
     size_t nroutes, routes_cap;
     hs_http_ready_fn ready_fn;
     void *ready_opaque;
+    hs_http_error_fn error_fn; /* NULL: problem+json */
     hs_metric_t *requests, *duration;
     struct MHD_Daemon *daemon;
     int listen_fd;
@@ -45,6 +46,7 @@ struct hs_http_server {
     int stopping;        /* set by destroy: new dispatches get 503 */
     int running;         /* handlers executing now */
     int suspended;       /* requests suspended and not yet answered */
+    int resumed;         /* answered after a suspend, not yet completed by MHD */
 };
 
 typedef struct header {
@@ -78,6 +80,7 @@ struct hs_http_req {
     int responded;
     int suspend_wanted;
     int mhd_suspended;
+    int was_resumed; /* set once before MHD_resume_connection; read at completion */
     int uri_too_long;
     char *decoded; /* decoded path segments, after path in the same allocation */
     char path[];   /* raw path without the query string */

@@ -139,24 +139,30 @@ static match_t route_find(hs_http_req_t *req, char *allow, size_t allow_size) {
     return MATCH_WRONG_METHOD;
 }
 
+/* The server's own error answers, in the shape the service chose (hs_http_set_error_fn). */
+static void respond_error(hs_http_req_t *req, int status, const char *title, const char *detail) {
+    if (req->srv->error_fn) req->srv->error_fn(req, status, title, detail);
+    else hs_http_respond_problem(req, status, title, detail);
+}
+
 /* Routes the request once its headers are in, answering early what needs no body. */
 static void begin(hs_http_req_t *req, const char *method) {
     snprintf(req->method, sizeof req->method, "%s", method);
     if (req->uri_too_long) {
-        hs_http_respond_problem(req, 414, "URI Too Long", "the request target exceeds 8192 bytes");
+        respond_error(req, 414, "URI Too Long", "the request target exceeds 8192 bytes");
         return;
     }
     char allow[128];
     switch (route_find(req, allow, sizeof allow)) {
     case MATCH_NONE:
-        hs_http_respond_problem(req, 404, "Not Found", "no route matches this path");
+        respond_error(req, 404, "Not Found", "no route matches this path");
         return;
     case MATCH_BAD_PATH:
-        hs_http_respond_problem(req, 400, "Bad Request", "malformed percent-encoding in the path");
+        respond_error(req, 400, "Bad Request", "malformed percent-encoding in the path");
         return;
     case MATCH_WRONG_METHOD:
         hs_http_add_header(req, "Allow", allow);
-        hs_http_respond_problem(req, 405, "Method Not Allowed", "see the Allow header");
+        respond_error(req, 405, "Method Not Allowed", "see the Allow header");
         return;
     case MATCH_OK:
         break;
@@ -166,7 +172,7 @@ static void begin(hs_http_req_t *req, const char *method) {
     if (declared > req->srv->max_body) {
         char detail[96];
         snprintf(detail, sizeof detail, "the body exceeds %zu bytes", req->srv->max_body);
-        hs_http_respond_problem(req, 413, "Content Too Large", detail);
+        respond_error(req, 413, "Content Too Large", detail);
         return;
     }
     /* Sized from the announcement, but capped: a client announcing a large body and sending
@@ -228,9 +234,9 @@ static enum MHD_Result dispatch(hs_http_req_t *req) {
         char detail[96];
         snprintf(detail, sizeof detail, "the body exceeds %zu bytes", srv->max_body);
         if (req->too_large == BODY_TOO_LARGE)
-            hs_http_respond_problem(req, 413, "Content Too Large", detail);
+            respond_error(req, 413, "Content Too Large", detail);
         else
-            hs_http_respond_problem(req, 503, "Service Unavailable", "out of memory");
+            respond_error(req, 503, "Service Unavailable", "out of memory");
         return queue_pending(req);
     }
     pthread_mutex_lock(&srv->mtx);
@@ -238,7 +244,7 @@ static enum MHD_Result dispatch(hs_http_req_t *req) {
     srv->running += !stopping;
     pthread_mutex_unlock(&srv->mtx);
     if (stopping) {
-        hs_http_respond_problem(req, 503, "Service Unavailable", "the server is stopping");
+        respond_error(req, 503, "Service Unavailable", "the server is stopping");
         return queue_pending(req);
     }
     req->route->fn(req, req->route->opaque);
@@ -258,7 +264,7 @@ static enum MHD_Result dispatch(hs_http_req_t *req) {
     if (!answered) {
         hs_log(HS_LOG_ERROR, "http handler returned without answering", "{s:s, s:s}", "service",
                srv->service, "route", req->route_label);
-        hs_http_respond_problem(req, 500, "Internal Server Error", "the handler did not answer");
+        respond_error(req, 500, "Internal Server Error", "the handler did not answer");
     }
     return queue_pending(req);
 }
@@ -301,16 +307,19 @@ static void respond_with(hs_http_req_t *req, unsigned status, struct MHD_Respons
     req->status = status;
     int resume = req->mhd_suspended;
     req->mhd_suspended = 0;
+    req->was_resumed = resume;
     struct MHD_Connection *conn = req->conn;
     hs_http_server_t *srv = req->srv;
     pthread_mutex_unlock(&req->mtx);
     if (!resume) return;
-    /* From here MHD may complete and free req: only locals are used. */
-    MHD_resume_connection(conn);
+    /* Counted as resumed until MHD completes it, so a stopping server waits for the answer to
+     * be sent, not only queued. */
     pthread_mutex_lock(&srv->mtx);
     srv->suspended--;
-    pthread_cond_broadcast(&srv->cond);
+    srv->resumed++;
     pthread_mutex_unlock(&srv->mtx);
+    /* From here MHD may complete and free req: only locals are used. */
+    MHD_resume_connection(conn);
 }
 
 void hs_http_respond(hs_http_req_t *req, int status, const char *content_type, const char *body,

@@ -23,8 +23,7 @@ static void refill(hs_bucket_t *b, double rate, double burst, double now_s) {
     if (b->at < 0 || now_s > b->at) b->at = now_s;
 }
 
-int hs_bucket_take(hs_bucket_t *b, double rate, double burst, double now_s,
-                   double *retry_after_s) {
+int hs_bucket_take(hs_bucket_t *b, double rate, double burst, double now_s, double *retry_after_s) {
     if (rate <= 0) return 1;
     if (burst < 1) burst = 1;
     refill(b, rate, burst, now_s);
@@ -133,8 +132,8 @@ static entry_t *find_or_add(hs_ratelimit_t *rl, const char *key, double now_s) {
     return e;
 }
 
-int hs_ratelimit_take(hs_ratelimit_t *rl, const char *key, double rate, double burst,
-                      double now_s, double *retry_after_s) {
+int hs_ratelimit_take(hs_ratelimit_t *rl, const char *key, double rate, double burst, double now_s,
+                      double *retry_after_s) {
     if (rate <= 0) return 1;
     pthread_mutex_lock(&rl->mtx);
     entry_t *e = find_or_add(rl, key, now_s);

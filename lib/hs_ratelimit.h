@@ -19,8 +19,7 @@ void hs_bucket_init(hs_bucket_t *b);
 /* Refills b to now_s, then takes one token. Returns 1 when taken; else 0 and *retry_after_s
  * (may be NULL) gets the seconds until a token is available (> 0). rate <= 0 means unlimited:
  * always 1. burst < 1 is read as 1. A clock that goes backwards refills nothing. */
-int hs_bucket_take(hs_bucket_t *b, double rate, double burst, double now_s,
-                   double *retry_after_s);
+int hs_bucket_take(hs_bucket_t *b, double rate, double burst, double now_s, double *retry_after_s);
 
 /* Returns 1 when b has refilled to burst by now_s (indistinguishable from a new bucket). */
 int hs_bucket_idle(const hs_bucket_t *b, double rate, double burst, double now_s);
@@ -39,8 +38,8 @@ void hs_ratelimit_destroy(hs_ratelimit_t *rl);
  * buckets are dropped to make room (losing nothing, they equal new ones); when none is idle
  * the request is allowed without a bucket (fail open: the bound protects memory, not the
  * limit). */
-int hs_ratelimit_take(hs_ratelimit_t *rl, const char *key, double rate, double burst,
-                      double now_s, double *retry_after_s);
+int hs_ratelimit_take(hs_ratelimit_t *rl, const char *key, double rate, double burst, double now_s,
+                      double *retry_after_s);
 
 /* Returns how many keys have a bucket now. */
 size_t hs_ratelimit_size(hs_ratelimit_t *rl);

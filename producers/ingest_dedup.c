@@ -78,8 +78,8 @@ hs_dedup_t *hs_dedup_new(const hs_dedup_opts_t *opts, char *errstr, size_t errst
     d->backoff = BACKOFF_MIN_S;
     if (opts->redis_url && opts->redis_url[0] &&
         parse_redis_url(opts->redis_url, d->host, sizeof d->host, &d->port)) {
-        hs_fail(HS_ERR_INVALID, errstr, errstr_size,
-                "redis.url: '%s' is not redis://HOST[:PORT]", opts->redis_url);
+        hs_fail(HS_ERR_INVALID, errstr, errstr_size, "redis.url: '%s' is not redis://HOST[:PORT]",
+                opts->redis_url);
         free(d->slots);
         free(d);
         return NULL;
@@ -120,10 +120,14 @@ static size_t hash(const char *s) {
 }
 
 static void lru_unlink(hs_dedup_t *d, node_t *n) {
-    if (n->prev) n->prev->next = n->next;
-    else d->head = n->next;
-    if (n->next) n->next->prev = n->prev;
-    else d->tail = n->prev;
+    if (n->prev)
+        n->prev->next = n->next;
+    else
+        d->head = n->next;
+    if (n->next)
+        n->next->prev = n->prev;
+    else
+        d->tail = n->prev;
     n->prev = n->next = NULL;
 }
 

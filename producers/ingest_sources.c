@@ -81,8 +81,8 @@ static int name_ok(const char *name) {
 }
 
 /* Starts a new entry named name; NULL with errstr when the name is bad or taken. */
-static entry_t *add_entry(hs_ingest_sources_t *s, const char *name, const char *where,
-                          char *errstr, size_t n) {
+static entry_t *add_entry(hs_ingest_sources_t *s, const char *name, const char *where, char *errstr,
+                          size_t n) {
     if (!name_ok(name))
         return hs_fail(HS_ERR_INVALID, errstr, n,
                        "%s: source name '%s' must be 1-200 of [A-Za-z0-9._-]", where, name),
@@ -103,8 +103,7 @@ static entry_t *add_entry(hs_ingest_sources_t *s, const char *name, const char *
     return e;
 }
 
-static hs_err_t set_type(entry_t *e, const char *type, const char *where, char *errstr,
-                         size_t n) {
+static hs_err_t set_type(entry_t *e, const char *type, const char *where, char *errstr, size_t n) {
     e->pub.src = hs_source_find(type);
     if (e->pub.src) {
         e->pub.cfg.type = e->pub.src->type;
@@ -112,8 +111,8 @@ static hs_err_t set_type(entry_t *e, const char *type, const char *where, char *
     }
     char known[512];
     hs_source_list(known, sizeof known);
-    return hs_fail(HS_ERR_INVALID, errstr, n, "%s: unknown provider '%s' (known: %s)", where,
-                   type, known);
+    return hs_fail(HS_ERR_INVALID, errstr, n, "%s: unknown provider '%s' (known: %s)", where, type,
+                   known);
 }
 
 /* Drops the entry being built when it failed, keeps it otherwise. */
@@ -194,8 +193,7 @@ static hs_err_t secrets_field(walk_t *w, const char *key, json_t *v) {
         p->cfg.nsecrets = 1;
         return str_field(w, key, v, &w->e->secrets[0]);
     }
-    if (!json_is_array(v) || json_array_size(v) == 0 ||
-        json_array_size(v) > HS_SOURCE_MAX_SECRETS)
+    if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > HS_SOURCE_MAX_SECRETS)
         return bad(w, key, "expected a string or a list of 1 to 8 strings%s", "");
     if (p->cfg.nsecrets) return bad(w, key, "give secret or secrets, not both%s", "");
     for (size_t i = 0; i < json_array_size(v); i++) {
@@ -237,7 +235,8 @@ static hs_err_t generic_field(walk_t *w, json_t *v) {
                        "unknown key (known: header, algorithm, encoding, prefix, template, "
                        "timestamp_header, timestamp_format, id_header)%s",
                        "");
-        const char **slot = (const char **)((char *)&w->e->pub.cfg.generic + generic_keys[i].offset);
+        const char **slot =
+            (const char **)((char *)&w->e->pub.cfg.generic + generic_keys[i].offset);
         if (str_field(w, sub, item, slot)) return HS_ERR_INVALID;
     }
     return HS_OK;
@@ -279,8 +278,10 @@ static hs_err_t load_one(hs_ingest_sources_t *s, walk_t *w, const char *name, js
     const char *origin = hs_config_tree_origin(w->cfg, w->path);
     snprintf(where, sizeof where, "%s%s%s", origin, origin[0] ? ": " : "", w->path);
     if (!json_is_object(def))
-        return hs_fail(HS_ERR_INVALID, w->errstr, w->n, "%s: expected a mapping with type and "
-                       "secret", where);
+        return hs_fail(HS_ERR_INVALID, w->errstr, w->n,
+                       "%s: expected a mapping with type and "
+                       "secret",
+                       where);
     w->e = add_entry(s, name, where, w->errstr, w->n);
     if (!w->e) return HS_ERR_INVALID;
     hs_err_t err = HS_OK;

@@ -1,5 +1,7 @@
 /* hookstream produce: typed events in (JSON), Confluent-wire-format Avro out. Every line is
- * validated and encoded before the first message is sent, so one bad line sends nothing. */
+ * validated and encoded before the first message is sent, so one bad line sends nothing.
+ * Each encoding thread writes values and keys straight from the lines' text into an arena of its
+ * own (hs_avro_encode_text); librdkafka sends from the arenas without copying. */
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -72,9 +74,11 @@ static const struct {
 
 typedef struct {
     const hs_event_type_t *type;
-    char *value; /* wire header room (5 bytes) + Avro body; handed to librdkafka when sent */
-    size_t len;
-    char *key;
+    char *value; /* wire header room (5 bytes) + Avro body, in an arena (at offset voff) */
+    size_t len, voff, koff;
+    char *key; /* NUL-terminated, in the same arena (at offset koff) */
+    unsigned arena;
+    rd_kafka_headers_t *hdrs; /* built with the value; owned until librdkafka takes it */
     char *over[NFIELDS]; /* the line's own envelope attributes; NULL: flag or default */
     char *id;            /* ce_id as sent, kept only when printed */
     long line;
@@ -91,6 +95,19 @@ typedef struct {
     size_t avail; /* unused bytes at the end of buf */
 } rand_pool_t;
 
+/* ce_time of the events encoded within one millisecond, formatted once. */
+typedef struct {
+    int64_t ms;
+    char text[40];
+} clock_cache_t;
+
+/* Values and keys of one encoding thread's events, back to back. Offsets are kept while it
+ * grows; pointers are set once every line is encoded. */
+typedef struct {
+    char *buf;
+    size_t len, cap;
+} arena_t;
+
 typedef struct {
     const char *type_flag, *topic, *file, *arg;
     const char *flag[NFIELDS]; /* --id, --source, --key (as subject), ... */
@@ -99,7 +116,8 @@ typedef struct {
     size_t input_len;
     event_t *ev;
     size_t n;
-    rand_pool_t rand;
+    int print_each; /* one output line per event: keep each ce_id */
+    arena_t arenas[MAX_WORKERS];
     int32_t *ids; /* schema id per catalog index */
     long pending; /* messages without a delivery report */
 } produce_t;
@@ -173,8 +191,35 @@ static int split_line(produce_t *p, json_t *doc, event_t *e, const char **type, 
     return 0;
 }
 
+/* Appends n bytes to a; *off receives where they start. Returns 0, or -1 out of memory. */
+static int arena_put(arena_t *a, const void *data, size_t n, size_t *off) {
+    if (a->len + n > a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 1 << 16;
+        while (cap < a->len + n)
+            cap *= 2;
+        char *nb = realloc(a->buf, cap);
+        if (!nb) return -1;
+        a->buf = nb;
+        a->cap = cap;
+    }
+    memcpy(a->buf + a->len, data, n);
+    *off = a->len;
+    a->len += n;
+    return 0;
+}
+
+/* Stores key k (klen bytes) as e's key, NUL-terminated, in a. */
+static int key_put(event_t *e, arena_t *a, const char *k, size_t klen, char *why, size_t n) {
+    size_t end;
+    if (klen >= fields[F_SUBJECT].size)
+        return snprintf(why, n, "key longer than %zu characters", fields[F_SUBJECT].size - 1), -1;
+    if (arena_put(a, k, klen, &e->koff) || arena_put(a, "", 1, &end))
+        return snprintf(why, n, "out of memory"), -1;
+    return 0;
+}
+
 /* The key: --key, else the line's subject, else the data's key field (a string or integer). */
-static int event_key(produce_t *p, event_t *e, json_t *data, char *why, size_t n) {
+static int event_key(produce_t *p, event_t *e, arena_t *a, json_t *data, char *why, size_t n) {
     const char *k = p->flag[F_SUBJECT] ? p->flag[F_SUBJECT] : e->over[F_SUBJECT];
     char num[32];
     if (!k) {
@@ -190,15 +235,64 @@ static int event_key(produce_t *p, event_t *e, json_t *data, char *why, size_t n
         return snprintf(why, n, "%s: no key (the field is empty or null; give --key)",
                         e->type->key_field),
                -1;
-    if (strlen(k) >= fields[F_SUBJECT].size)
-        return snprintf(why, n, "key longer than %zu characters", fields[F_SUBJECT].size - 1), -1;
-    e->key = strdup(k);
+    return key_put(e, a, k, strlen(k), why, n);
+}
+
+/* The bulk case: a data line for --type, encoded from its text with no json_t in between.
+ * Returns -1 (nothing kept) whenever the line needs the general path below: an envelope line,
+ * a key that is not a plain string, anything hs_avro_encode_text declines, every error. */
+static int event_fast(produce_t *p, const char *text, size_t len, event_t *e, arena_t *a) {
+    static const unsigned char header[HS_WIRE_HEADER_SIZE];
+    const hs_event_type_t *t = p->type_flag ? hs_catalog_find(p->type_flag) : NULL;
+    if (!t) return -1;
+    hs_avro_pick_t picks[] = {{"type", NULL, 0}, {"data", NULL, 0}, {t->key_field, NULL, 0}};
+    size_t start = a->len, off;
+    char err[128];
+    if (arena_put(a, header, sizeof header, &off) ||
+        hs_avro_encode_text(hs_catalog_schema(t), text, len, &a->buf, &a->len, &a->cap, picks,
+                            3, err, sizeof err)) {
+        a->len = start;
+        return -1;
+    }
+    int envelope = picks[0].text && picks[0].text[0] == '"' && picks[1].text &&
+                   picks[1].text[0] == '{';
+    const char *k = p->flag[F_SUBJECT];
+    size_t klen = k ? strlen(k) : 0;
+    if (!k && picks[2].text && picks[2].text[0] == '"') { /* no escapes: the text is the value */
+        k = picks[2].text + 1;
+        klen = picks[2].len - 2;
+    }
+    e->type = t;
+    e->voff = start;
+    e->len = a->len - start;
+    if (envelope || !klen || key_put(e, a, k, klen, err, sizeof err)) {
+        a->len = start;
+        e->type = NULL;
+        return -1;
+    }
     return 0;
 }
 
-/* Validates and encodes one input line into e; returns 0 or -1 with why. */
-static int event_parse(produce_t *p, const char *text, size_t len, event_t *e, char *why,
-                       size_t n) {
+/* Encodes data as e's value into a (wire header room first). */
+static int event_value(event_t *e, arena_t *a, json_t *data, char *why, size_t n) {
+    char *buf = calloc(1, HS_WIRE_HEADER_SIZE), msg[512];
+    size_t len = HS_WIRE_HEADER_SIZE;
+    int rc = -1;
+    if (buf && hs_avro_encode_json(hs_catalog_schema(e->type), data, &buf, &len, msg, sizeof msg))
+        snprintf(why, n, "%s", msg);
+    else if (!buf || arena_put(a, buf, len, &e->voff))
+        snprintf(why, n, "out of memory");
+    else
+        rc = 0;
+    e->len = len;
+    free(buf);
+    return rc;
+}
+
+/* Validates and encodes one input line into e (value and key in a); returns 0 or -1 with why. */
+static int event_parse(produce_t *p, const char *text, size_t len, event_t *e, arena_t *a,
+                       char *why, size_t n) {
+    if (!event_fast(p, text, len, e, a)) return 0;
     json_error_t jerr;
     json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!doc) return snprintf(why, n, "invalid JSON: %s (column %d)", jerr.text, jerr.column), -1;
@@ -213,15 +307,8 @@ static int event_parse(produce_t *p, const char *text, size_t len, event_t *e, c
         if (!e->type) {
             known_types(known, sizeof known);
             snprintf(why, n, "unknown event type '%s'; known types: %s", type, known);
-        } else {
-            e->value = calloc(1, HS_WIRE_HEADER_SIZE);
-            e->len = HS_WIRE_HEADER_SIZE;
-            char msg[512];
-            if (hs_avro_encode_json(hs_catalog_schema(e->type), data, &e->value, &e->len, msg,
-                                    sizeof msg))
-                snprintf(why, n, "%s", msg);
-            else
-                rc = event_key(p, e, data, why, n);
+        } else if (!event_value(e, a, data, why, n)) {
+            rc = event_key(p, e, a, data, why, n);
         }
     }
     json_decref(doc);
@@ -229,9 +316,8 @@ static int event_parse(produce_t *p, const char *text, size_t len, event_t *e, c
 }
 
 static void event_clear(event_t *e) {
-    free(e->value);
-    free(e->key);
     free(e->id);
+    if (e->hdrs) rd_kafka_headers_destroy(e->hdrs);
     for (int f = 0; f < NFIELDS; f++)
         free(e->over[f]);
 }
@@ -286,8 +372,9 @@ static int load_input(produce_t *p) {
 /* One event slot (zeroed, line number set) per non-blank line; *lines gets each line's text. */
 static int split_lines(produce_t *p, line_t **lines) {
     size_t max = 1;
-    for (size_t i = 0; i < p->input_len; i++)
-        max += p->input[i] == '\n';
+    for (const char *c = p->input, *end = p->input + p->input_len;
+         (c = memchr(c, '\n', (size_t)(end - c))) != NULL; c++)
+        max++;
     p->ev = calloc(max, sizeof *p->ev);
     *lines = calloc(max, sizeof **lines);
     if (!p->ev || !*lines) return fprintf(stderr, "hookstream produce: out of memory\n"), -1;
@@ -309,87 +396,8 @@ static int split_lines(produce_t *p, line_t **lines) {
         at += raw + 1;
     }
     if (p->n == 0) return fprintf(stderr, "hookstream produce: no events in the input\n"), -1;
+    p->print_each = p->verbose || p->n <= PRINT_EACH_MAX;
     return 0;
-}
-
-typedef struct {
-    produce_t *p;
-    const line_t *lines;
-    size_t from, to, bad; /* bad: index of the first failing line, or to */
-    char why[1500];
-} worker_t;
-
-static void *encode_range(void *arg) {
-    worker_t *w = arg;
-    for (w->bad = w->from; w->bad < w->to; w->bad++) {
-        const line_t *l = &w->lines[w->bad];
-        if (event_parse(w->p, l->text, l->len, &w->p->ev[w->bad], w->why, sizeof w->why)) break;
-    }
-    return NULL;
-}
-
-/* Validates and encodes every line, on up to MAX_WORKERS threads (each its own range); reports
- * the failing line with the lowest number. */
-static int encode_all(produce_t *p, const line_t *lines) {
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    size_t nw = p->n < PARALLEL_MIN || cpus < 1 ? 1 : (size_t)cpus;
-    if (nw > MAX_WORKERS) nw = MAX_WORKERS;
-    worker_t w[MAX_WORKERS];
-    pthread_t th[MAX_WORKERS];
-    int started[MAX_WORKERS] = {0};
-    for (size_t i = 0; i < nw; i++)
-        w[i] = (worker_t){.p = p, .lines = lines, .from = p->n * i / nw, .to = p->n * (i + 1) / nw};
-    for (size_t i = 1; i < nw; i++)
-        started[i] = pthread_create(&th[i], NULL, encode_range, &w[i]) == 0;
-    encode_range(&w[0]);
-    for (size_t i = 1; i < nw; i++) {
-        if (started[i])
-            pthread_join(th[i], NULL);
-        else
-            encode_range(&w[i]); /* no thread: do its share here */
-    }
-    for (size_t i = 0; i < nw; i++) {
-        if (w[i].bad == w[i].to) continue;
-        fprintf(stderr, "hookstream produce: line %ld: %s\n", p->ev[w[i].bad].line, w[i].why);
-        return -1;
-    }
-    return 0;
-}
-
-static int read_input(produce_t *p) {
-    line_t *lines = NULL;
-    int rc = load_input(p) || split_lines(p, &lines) || encode_all(p, lines) ? -1 : 0;
-    free(lines);
-    return rc;
-}
-
-/* Registers each type in use once and writes its schema id into every value's wire header. */
-static int stamp_schema_ids(produce_t *p, hs_registry_t *reg) {
-    char err[600];
-    p->ids = calloc(hs_catalog_count() + 1, sizeof *p->ids);
-    for (size_t i = 0; i < p->n; i++) {
-        event_t *e = &p->ev[i];
-        size_t ci = catalog_index(e->type);
-        if (!p->ids[ci] && hs_registry_register(reg, e->type->subject, e->type->schema_json,
-                                                &p->ids[ci], err, sizeof err)) {
-            fprintf(stderr, "hookstream produce: registry %s: %s: %s\n", hs_registry_describe(reg),
-                    e->type->subject, err);
-            return -1;
-        }
-        hs_wire_header(p->ids[ci], (unsigned char *)e->value);
-    }
-    return 0;
-}
-
-static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
-    (void)opaque;
-    produce_t *p = rd_kafka_opaque(rk);
-    event_t *e = &p->ev[(size_t)(uintptr_t)m->_private];
-    e->err = m->err;
-    e->partition = m->partition;
-    e->offset = m->offset;
-    e->done = 1;
-    p->pending--;
 }
 
 static void rand_bytes(rand_pool_t *r, unsigned char *out, size_t n) {
@@ -446,40 +454,155 @@ static void put(char *dst, size_t size, const char *src) {
     dst[len] = 0;
 }
 
-/* Builds the headers of e (ownership goes to the caller). */
-static rd_kafka_headers_t *event_headers(produce_t *p, event_t *e, int keep_id) {
+/* Now as RFC 3339 UTC with milliseconds, the format hs_envelope_defaults uses. */
+static const char *now_rfc3339(clock_cache_t *c) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    if (ms != c->ms) {
+        struct tm tm;
+        gmtime_r(&ts.tv_sec, &tm);
+        size_t n = strftime(c->text, sizeof c->text - 6, "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(c->text + n, sizeof c->text - n, ".%03uZ", (unsigned)(ms % 1000));
+        c->ms = ms;
+    }
+    return c->text;
+}
+
+/* Builds the headers of e, whose key is key (ownership goes to the caller). */
+static rd_kafka_headers_t *event_headers(const produce_t *p, event_t *e, const char *key,
+                                         rand_pool_t *rand, clock_cache_t *clock) {
     hs_envelope_t env;
     memset(&env, 0, sizeof env);
     for (int f = 0; f < NFIELDS; f++) {
         const char *v = e->over[f] ? e->over[f] : p->flag[f];
-        if (f == F_SUBJECT) v = e->key;
+        if (f == F_TIME && !v) v = now_rfc3339(clock);
+        if (f == F_SUBJECT) v = key;
         if (f == F_SOURCE && !v) v = DEFAULT_SOURCE;
         if (v) put((char *)&env + fields[f].offset, fields[f].size, v);
     }
     put(env.type, sizeof env.type, e->type->type);
     put(env.schema, sizeof env.schema, e->type->subject);
-    fresh_ids(&p->rand, &env);
-    hs_envelope_defaults(&env); /* time and content type */
-    if (keep_id) e->id = strdup(env.id);
+    fresh_ids(rand, &env);
+    hs_envelope_defaults(&env); /* content type */
+    if (p->print_each) e->id = strdup(env.id);
     return hs_envelope_headers(&env);
 }
 
-static int send_one(produce_t *p, rd_kafka_t *rk, size_t i, int keep_id) {
+typedef struct {
+    produce_t *p;
+    const line_t *lines;
+    size_t from, to, bad; /* bad: index of the first failing line, or to */
+    unsigned arena;       /* index in p->arenas, this thread's own */
+    rand_pool_t rand;
+    clock_cache_t clock;
+    char why[1500];
+} worker_t;
+
+static void *encode_range(void *arg) {
+    worker_t *w = arg;
+    arena_t *a = &w->p->arenas[w->arena];
+    if (w->to > w->from) { /* Avro is shorter than its JSON: one allocation is usually enough */
+        const line_t *last = &w->lines[w->to - 1];
+        size_t guess = (size_t)(last->text + last->len - w->lines[w->from].text) / 2 + 4096;
+        char *buf = malloc(guess);
+        if (buf) *a = (arena_t){buf, 0, guess};
+    }
+    for (w->bad = w->from; w->bad < w->to; w->bad++) {
+        const line_t *l = &w->lines[w->bad];
+        event_t *e = &w->p->ev[w->bad];
+        e->arena = w->arena;
+        if (event_parse(w->p, l->text, l->len, e, a, w->why, sizeof w->why)) break;
+        e->hdrs = event_headers(w->p, e, a->buf + e->koff, &w->rand, &w->clock);
+    }
+    return NULL;
+}
+
+/* Validates and encodes every line, on up to MAX_WORKERS threads (each its own range); reports
+ * the failing line with the lowest number. */
+static int encode_all(produce_t *p, const line_t *lines) {
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t nw = p->n < PARALLEL_MIN || cpus < 1 ? 1 : (size_t)cpus;
+    if (nw > MAX_WORKERS) nw = MAX_WORKERS;
+    worker_t w[MAX_WORKERS];
+    pthread_t th[MAX_WORKERS];
+    int started[MAX_WORKERS] = {0};
+    for (size_t i = 0; i < nw; i++)
+        w[i] = (worker_t){.p = p, .lines = lines, .from = p->n * i / nw, .arena = (unsigned)i};
+    for (size_t i = 0; i < nw; i++)
+        w[i].to = p->n * (i + 1) / nw;
+    for (size_t i = 1; i < nw; i++)
+        started[i] = pthread_create(&th[i], NULL, encode_range, &w[i]) == 0;
+    encode_range(&w[0]);
+    for (size_t i = 1; i < nw; i++) {
+        if (started[i])
+            pthread_join(th[i], NULL);
+        else
+            encode_range(&w[i]); /* no thread: do its share here */
+    }
+    for (size_t i = 0; i < nw; i++) {
+        if (w[i].bad == w[i].to) continue;
+        fprintf(stderr, "hookstream produce: line %ld: %s\n", p->ev[w[i].bad].line, w[i].why);
+        return -1;
+    }
+    for (size_t i = 0; i < p->n; i++) { /* the arenas have stopped moving */
+        event_t *e = &p->ev[i];
+        e->value = p->arenas[e->arena].buf + e->voff;
+        e->key = p->arenas[e->arena].buf + e->koff;
+    }
+    return 0;
+}
+
+static int read_input(produce_t *p) {
+    line_t *lines = NULL;
+    int rc = load_input(p) || split_lines(p, &lines) || encode_all(p, lines) ? -1 : 0;
+    free(lines);
+    return rc;
+}
+
+/* Registers each type in use once and writes its schema id into every value's wire header. */
+static int stamp_schema_ids(produce_t *p, hs_registry_t *reg) {
+    char err[600];
+    p->ids = calloc(hs_catalog_count() + 1, sizeof *p->ids);
+    for (size_t i = 0; i < p->n; i++) {
+        event_t *e = &p->ev[i];
+        size_t ci = catalog_index(e->type);
+        if (!p->ids[ci] && hs_registry_register(reg, e->type->subject, e->type->schema_json,
+                                                &p->ids[ci], err, sizeof err)) {
+            fprintf(stderr, "hookstream produce: registry %s: %s: %s\n", hs_registry_describe(reg),
+                    e->type->subject, err);
+            return -1;
+        }
+        hs_wire_header(p->ids[ci], (unsigned char *)e->value);
+    }
+    return 0;
+}
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+    (void)opaque;
+    produce_t *p = rd_kafka_opaque(rk);
+    event_t *e = &p->ev[(size_t)(uintptr_t)m->_private];
+    e->err = m->err;
+    e->partition = m->partition;
+    e->offset = m->offset;
+    e->done = 1;
+    p->pending--;
+}
+
+static int send_one(produce_t *p, rd_kafka_t *rk, size_t i) {
     event_t *e = &p->ev[i];
-    rd_kafka_headers_t *hdrs = event_headers(p, e, keep_id);
     const char *topic = p->topic ? p->topic : e->type->topic;
     for (;;) {
         rd_kafka_resp_err_t err = rd_kafka_producev(
-            rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
+            rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(0), /* the arena outlives it */
             RD_KAFKA_V_VALUE(e->value, e->len), RD_KAFKA_V_KEY(e->key, strlen(e->key)),
-            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE((void *)(uintptr_t)i), RD_KAFKA_V_END);
+            RD_KAFKA_V_HEADERS(e->hdrs), RD_KAFKA_V_OPAQUE((void *)(uintptr_t)i), RD_KAFKA_V_END);
         if (!err) {
-            e->value = NULL; /* librdkafka frees it */
+            e->hdrs = NULL; /* librdkafka owns them now */
             p->pending++;
             return 0;
         }
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-            rd_kafka_headers_destroy(hdrs);
             fprintf(stderr, "hookstream produce: line %ld: %s: %s\n", e->line, topic,
                     rd_kafka_err2str(err));
             return -1;
@@ -524,11 +647,32 @@ static void print_results(const produce_t *p) {
     fflush(stdout);
 }
 
+/* Producer settings for a bulk send (PARALLEL_MIN events or more), where nobody waits on one
+ * event: fuller batches mean fewer produce requests to acknowledge, and a queue that holds the
+ * whole input means send never stalls on QUEUE_FULL. Pass-through properties still win. */
+static const char *const bulk_props[][2] = {
+    {"linger.ms", "50"},
+    {"queue.buffering.max.messages", "1000000"},
+};
+
+static hs_err_t prop_is(const char *name, const char *value, const char *origin, void *opaque) {
+    (void)value, (void)origin;
+    return strcmp(name, opaque) == 0 ? HS_ERR_CONFLICT : HS_OK;
+}
+
+static void bulk_conf(const produce_t *p, const hs_config_t *cfg, rd_kafka_conf_t *conf) {
+    char err[256];
+    for (size_t i = 0; p->n >= PARALLEL_MIN && i < sizeof bulk_props / sizeof bulk_props[0]; i++)
+        if (hs_config_kafka_each(cfg, prop_is, (void *)bulk_props[i][0]) == HS_OK)
+            rd_kafka_conf_set(conf, bulk_props[i][0], bulk_props[i][1], err, sizeof err);
+}
+
 static int produce_all(produce_t *p, const hs_config_t *cfg, double t0) {
     char err[600];
     int timeout_ms = (int)hs_config_int(cfg, "kafka.timeout_ms");
     rd_kafka_conf_t *conf = hs_kafka_producer_conf(cfg, err, sizeof err);
     if (!conf) return fprintf(stderr, "hookstream produce: config: %s\n", err), 2;
+    bulk_conf(p, cfg, conf);
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_conf_set_opaque(conf, p);
     rd_kafka_t *rk = hs_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
@@ -537,16 +681,15 @@ static int produce_all(produce_t *p, const hs_config_t *cfg, double t0) {
     if (hs_kafka_check(rk, timeout_ms, err, sizeof err)) {
         fprintf(stderr, "hookstream produce: %s; nothing sent\n", err);
     } else {
-        int print_each = p->verbose || p->n <= PRINT_EACH_MAX;
         size_t sent = 0;
-        while (sent < p->n && !send_one(p, rk, sent, print_each))
+        while (sent < p->n && !send_one(p, rk, sent))
             sent++;
         size_t failed = wait_deliveries(p, rk, sent, timeout_ms);
         if (sent == p->n && failed == 0) {
             rc = 0;
-            if (print_each) print_results(p);
+            if (p->print_each) print_results(p);
             double secs = now_s() - t0;
-            if (!print_each)
+            if (!p->print_each)
                 fprintf(stderr, "produced %zu events in %.2f s (%.0f events/s)\n", p->n, secs,
                         secs > 0 ? (double)p->n / secs : 0.0);
         }
@@ -646,6 +789,8 @@ int cmd_produce(int argc, char **argv) {
     for (size_t i = 0; i < p.n; i++)
         event_clear(&p.ev[i]);
     free(p.ev);
+    for (size_t i = 0; i < MAX_WORKERS; i++)
+        free(p.arenas[i].buf);
     free(p.input);
     free(p.ids);
     hs_config_destroy(cfg);

@@ -51,6 +51,14 @@ static void reply_error(hs_http_req_t *req, int code, const char *message) {
     reply(req, status, json_pack("{s:i, s:s}", "error_code", code, "message", message));
 }
 
+/* The server's own errors (unknown path, 405, 413, ...) in Confluent's shape too, because stock
+ * clients parse error_code from every error answer. */
+static void server_error(hs_http_req_t *req, int status, const char *title, const char *detail) {
+    char msg[300];
+    snprintf(msg, sizeof msg, "HTTP %d %s: %s", status, title, detail ? detail : "");
+    reply_error(req, status, msg);
+}
+
 static int query_bool(const hs_http_req_t *req, const char *name) {
     const char *v = hs_http_req_query(req, name);
     return v && !strcasecmp(v, "true");
@@ -404,6 +412,7 @@ static hs_http_server_t *serve(const hs_config_t *cfg, registry_t *reg) {
     for (size_t i = 0; srv && i < sizeof routes / sizeof routes[0]; i++)
         hs_http_route(srv, routes[i].method, routes[i].pattern, routes[i].fn, reg);
     if (srv) hs_http_set_ready(srv, ready, reg);
+    if (srv) hs_http_set_error_fn(srv, server_error);
     if (srv && hs_http_server_start(srv, err, sizeof err)) {
         hs_http_server_destroy(srv);
         srv = NULL;

@@ -15,5 +15,6 @@ int cmd_registry(int argc, char **argv);
 int cmd_produce(int argc, char **argv);
 int cmd_consume(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_ingest(int argc, char **argv);
 
 #endif

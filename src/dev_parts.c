@@ -17,6 +17,8 @@
 
 #define PG_USER "postgres"
 #define PG_DB "hookstream"
+/* Secret of the dev stack's demo Shopify source (/webhooks/demo); documented in the README. */
+#define DEV_INGEST_DEMO_SECRET "shpss_hookstream_demo"
 
 void dev_path(const dev_stack_t *st, const char *name, char *out, size_t n) {
     snprintf(out, n, "%s/%s", st->dir, name);
@@ -385,6 +387,23 @@ static hs_err_t registry_after(dev_stack_t *st, int port, char *err, size_t n) {
     return e;
 }
 
+/* --- ingest: `hookstream ingest` with a demo Shopify source (README tour) --- */
+
+static void ingest_command(const dev_stack_t *st, int port, dev_cmd_t *cmd) {
+    dev_cmd_add(cmd, "%s", st->self);
+    dev_cmd_add(cmd, "ingest");
+    dev_cmd_add(cmd, "--listen");
+    dev_cmd_add(cmd, "127.0.0.1:%d", port);
+    dev_cmd_add(cmd, "--brokers");
+    dev_cmd_add(cmd, "%s", st->bootstrap);
+    dev_cmd_add(cmd, "--registry");
+    dev_cmd_add(cmd, "http://127.0.0.1:%d", port_of(st, "registry"));
+    dev_cmd_add(cmd, "--set"); /* creates hs.inbox.demo on the embedded broker */
+    dev_cmd_add(cmd, "broker.control_url=http://127.0.0.1:%d", port_of(st, "broker"));
+    dev_cmd_add(cmd, "--source");
+    dev_cmd_add(cmd, "demo=shopify:" DEV_INGEST_DEMO_SECRET);
+}
+
 const dev_part_t dev_parts[] = {
     {.name = "broker",
      .label = "kafka bootstrap",
@@ -430,6 +449,16 @@ const dev_part_t dev_parts[] = {
      .command = registry_command,
      .ready = http_ready,
      .after = registry_after,
+     .address = http_address},
+    {.name = "ingest",
+     .label = "webhook ingest",
+     .port_key = "dev.ingest_port",
+     .env_addr = "HS_WEBHOOKS_URL",
+     .http = 1,
+     .stop_signal = SIGTERM,
+     .barrier = 1,
+     .command = ingest_command,
+     .ready = http_ready,
      .address = http_address},
     {.name = NULL},
 };

@@ -13,6 +13,7 @@ static const cli_cmd_t commands[] = {
     {"broker", cmd_broker, "run an embedded Kafka-protocol broker (librdkafka mock cluster)"},
     {"registry", cmd_registry, "serve the Confluent-compatible Schema Registry API"},
     {"migrate", cmd_migrate, "apply the Postgres migrations"},
+    {"ingest", cmd_ingest, "receive provider webhooks, produce them, answer after the ack"},
     {"produce", cmd_produce, "send typed events (JSON in, Avro on the wire)"},
     {"consume", cmd_consume, "read a topic as decoded JSON lines, from an offset or a time"},
     {"verify", cmd_verify, "check a webhook signature the way ingest does"},

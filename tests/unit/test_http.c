@@ -164,9 +164,23 @@ typedef struct {
     int delay_ms;
 } later_t;
 
+/* The gate holds answers of /gated/ requests until the test has seen them all suspended. */
+static pthread_mutex_t gate_mtx = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cond = PTHREAD_COND_INITIALIZER;
+static int gate_open, gate_waiting;
+
+static void gate_wait(void) {
+    pthread_mutex_lock(&gate_mtx);
+    gate_waiting++;
+    pthread_cond_broadcast(&gate_cond);
+    while (!gate_open) pthread_cond_wait(&gate_cond, &gate_mtx);
+    pthread_mutex_unlock(&gate_mtx);
+}
+
 static void *answer_later(void *arg) {
     later_t *l = arg;
-    if (l->delay_ms) usleep((useconds_t)l->delay_ms * 1000);
+    if (l->delay_ms == -2) gate_wait();
+    else if (l->delay_ms) usleep((useconds_t)l->delay_ms * 1000);
     char body[64];
     snprintf(body, sizeof body, "late %s", hs_http_req_param(l->req, "id"));
     hs_http_add_header(l->req, "X-Late", "yes");
@@ -176,17 +190,18 @@ static void *answer_later(void *arg) {
 }
 
 /* opaque: delay in ms before another thread answers; -1: the answer comes before the handler
- * returns (the thread is joined), which the server must queue without suspending. */
+ * returns (the thread is joined), which the server must queue without suspending; -2: the answer
+ * waits for the test to open the gate. */
 static void h_later(hs_http_req_t *req, void *opaque) {
     int delay = (int)(intptr_t)opaque;
     hs_http_req_suspend(req);
     later_t *l = malloc(sizeof *l);
     cr_assert_not_null(l);
     l->req = req;
-    l->delay_ms = delay < 0 ? 0 : delay;
+    l->delay_ms = delay == -1 ? 0 : delay;
     pthread_t t;
     cr_assert_eq(pthread_create(&t, NULL, answer_later, l), 0);
-    if (delay < 0)
+    if (delay == -1)
         pthread_join(t, NULL);
     else
         pthread_detach(t);
@@ -211,6 +226,7 @@ static hs_http_server_t *start_server(const char *listen, size_t max_body) {
     hs_http_route(s, "GET", "/later/{id}", h_later, (void *)(intptr_t)200);
     hs_http_route(s, "GET", "/soon/{id}", h_later, (void *)(intptr_t)0);
     hs_http_route(s, "GET", "/sync/{id}", h_later, (void *)(intptr_t)-1);
+    hs_http_route(s, "GET", "/gated/{id}", h_later, (void *)(intptr_t)-2);
     hs_http_route(s, "GET", "/", h_silent, NULL);
     cr_assert_eq(hs_http_server_start(s, err, sizeof err), HS_OK, "%s", err);
     cr_assert_gt(hs_http_server_port(s), 0);
@@ -494,30 +510,78 @@ static void run_concurrent(const char *prefix, int n, double max_seconds) {
     cr_assert_lt(elapsed, max_seconds, "%d requests took %.2fs", n, elapsed);
 }
 
-/* 32 requests each answered 200 ms later from another thread, on 2 server threads: held
- * threads would need 3.2 s; suspended connections finish in about 200 ms. */
+static void *open_gate_when_all_wait(void *arg) {
+    int n = (int)(intptr_t)arg;
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 30;
+    pthread_mutex_lock(&gate_mtx);
+    while (gate_waiting < n &&
+           pthread_cond_timedwait(&gate_cond, &gate_mtx, &deadline) == 0) {
+    }
+    gate_open = 1;
+    pthread_cond_broadcast(&gate_cond);
+    pthread_mutex_unlock(&gate_mtx);
+    return (void *)(intptr_t)gate_waiting;
+}
+
+/* 32 requests on 2 server threads, none answered until all 32 are suspended at once: only
+ * possible when a suspended request holds no server thread. */
+Test(http, suspended_requests_hold_no_thread) {
+    pthread_t opener;
+    cr_assert_eq(pthread_create(&opener, NULL, open_gate_when_all_wait, (void *)(intptr_t)32), 0);
+    run_concurrent("/gated/", 32, 60.0);
+    void *seen;
+    pthread_join(opener, &seen);
+    cr_assert_eq((int)(intptr_t)seen, 32, "only %d requests were suspended at once",
+                 (int)(intptr_t)seen);
+}
+
 Test(http, suspended_requests_are_answered_from_other_threads) {
-    run_concurrent("/later/", 32, 2.0);
+    run_concurrent("/later/", 32, 60.0);
 }
 
 Test(http, immediate_answers_race_the_handler_return) {
     for (int round = 0; round < 5; round++)
-        run_concurrent("/soon/", 32, 10.0);
+        run_concurrent("/soon/", 32, 60.0);
 }
 
-static void *destroy_later(void *arg) {
-    (void)arg;
-    usleep(50000); /* the request below is suspended by now */
-    hs_http_server_destroy(srv);
+static volatile int destroy_done;
+
+static void *destroy_now(void *arg) {
+    hs_http_server_destroy(arg);
+    destroy_done = 1;
     return NULL;
+}
+
+/* Waits until the request is suspended, destroys the server from another thread, and opens the
+ * gate only after checking that destroy has not returned: it must wait for the answer. */
+static void *destroy_while_suspended(void *arg) {
+    (void)arg;
+    pthread_mutex_lock(&gate_mtx);
+    while (gate_waiting < 1) pthread_cond_wait(&gate_cond, &gate_mtx);
+    pthread_mutex_unlock(&gate_mtx);
+    hs_http_server_t *s = srv;
+    srv = NULL; /* the server is the destroying thread's now, not teardown's */
+    pthread_t d;
+    cr_assert_eq(pthread_create(&d, NULL, destroy_now, s), 0);
+    usleep(100000);
+    int returned_early = destroy_done;
+    pthread_mutex_lock(&gate_mtx);
+    gate_open = 1;
+    pthread_cond_broadcast(&gate_cond);
+    pthread_mutex_unlock(&gate_mtx);
+    pthread_join(d, NULL);
+    return (void *)(intptr_t)returned_early;
 }
 
 Test(http, destroy_waits_for_suspended_requests) {
     pthread_t t;
-    cr_assert_eq(pthread_create(&t, NULL, destroy_later, NULL), 0);
-    res_t r = get("/later/9");
-    pthread_join(t, NULL);
-    srv = NULL;
+    cr_assert_eq(pthread_create(&t, NULL, destroy_while_suspended, NULL), 0);
+    res_t r = get("/gated/9");
+    void *returned_early;
+    pthread_join(t, &returned_early);
+    cr_assert_not(returned_early, "destroy returned while a request was still suspended");
     cr_assert_eq(r.status, 200);
     cr_assert_str_eq(r.body, "late 9");
     res_free(&r);
@@ -594,4 +658,32 @@ Test(http, destroy_null_and_unstarted) {
     hs_http_server_t *s = hs_http_server_new(&opts, err, sizeof err);
     cr_assert_not_null(s);
     hs_http_server_destroy(s);
+}
+
+static void plain_error(hs_http_req_t *req, int status, const char *title, const char *detail) {
+    char body[256];
+    int n = snprintf(body, sizeof body, "%d|%s|%s", status, title, detail);
+    hs_http_respond(req, status, "text/plain", body, (size_t)n);
+}
+
+Test(http, the_service_can_shape_the_servers_own_errors) {
+    hs_http_server_destroy(srv);
+    hs_http_opts_t opts = {.listen = "127.0.0.1:0", .service = "test", .max_body_bytes = 1024};
+    srv = hs_http_server_new(&opts, err, sizeof err);
+    cr_assert_not_null(srv, "%s", err);
+    hs_http_route(srv, "POST", "/echo", h_echo, NULL);
+    hs_http_set_error_fn(srv, plain_error);
+    cr_assert_eq(hs_http_server_start(srv, err, sizeof err), HS_OK, "%s", err);
+    res_t r = get("/nope");
+    cr_assert_eq(r.status, 404);
+    cr_assert_str_eq(r.body, "404|Not Found|no route matches this path");
+    res_free(&r);
+    r = call("GET", "/echo", NULL, 0, 0, NULL);
+    cr_assert_eq(r.status, 405);
+    cr_assert(strcasestr(r.headers, "allow: POST\r\n"), "%s", r.headers);
+    cr_assert(strncmp(r.body, "405|", 4) == 0, "%s", r.body);
+    res_free(&r);
+    r = get("/healthz"); /* built-in routes keep their own answers */
+    cr_assert_eq(r.status, 200);
+    res_free(&r);
 }
