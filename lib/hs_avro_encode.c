@@ -52,8 +52,8 @@ static void format_path(const enc_t *e, char *out, size_t size) {
     out[0] = '\0';
     for (size_t i = 0; i < e->nseg; i++) {
         const seg_t *s = &e->seg[i];
-        int n = s->name ? snprintf(out + used, size - used, "%s%.*s", used ? "." : "",
-                                   (int)s->len, s->name)
+        int n = s->name ? snprintf(out + used, size - used, "%s%.*s", used ? "." : "", (int)s->len,
+                                   s->name)
                         : snprintf(out + used, size - used, "[%zu]", s->len);
         if (n < 0 || (size_t)n >= size - used) {
             out[used] = '\0';
@@ -70,8 +70,7 @@ __attribute__((format(printf, 2, 3))) static hs_err_t bad(enc_t *e, const char *
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     format_path(e, path, sizeof path);
-    if (path[0])
-        return hs_fail(HS_ERR_INVALID, e->errstr, e->errstr_size, "%s: %s", path, msg);
+    if (path[0]) return hs_fail(HS_ERR_INVALID, e->errstr, e->errstr_size, "%s: %s", path, msg);
     return hs_fail(HS_ERR_INVALID, e->errstr, e->errstr_size, "%s", msg);
 }
 

@@ -62,7 +62,7 @@ struct hs_avro_schema {
     hs_avro_node_t *nodes;
 };
 
-/* The field path of a decode error message: "line_items[1].quantity". Truncated, never overflowed. */
+/* The field path of a decode error: "line_items[1].quantity". Truncated, never overflowed. */
 typedef struct {
     char text[512];
     size_t len;

@@ -317,8 +317,8 @@ static int enc_record(tx_t *t, const hs_avro_node_t *n) {
         const char *key;
         size_t klen, f = next;
         if (lex_string(t, &key, &klen) || expect(t, ':')) return -1;
-        while (f < n->nfields && (n->fields[f].name_len != klen ||
-                                  memcmp(n->fields[f].name, key, klen) != 0))
+        while (f < n->nfields &&
+               (n->fields[f].name_len != klen || memcmp(n->fields[f].name, key, klen) != 0))
             f++;
         if (f == n->nfields) return -1;
         for (; next < f; next++)
@@ -433,8 +433,13 @@ static int enc_value(tx_t *t, const hs_avro_node_t *n) {
 hs_err_t hs_avro_encode_text(const hs_avro_schema_t *s, const char *text, size_t text_len,
                              char **buf, size_t *len, size_t *cap, hs_avro_pick_t *picks,
                              size_t npicks, char *errstr, size_t errstr_size) {
-    tx_t t = {.p = text, .end = text + text_len, .buf = buf, .len = len, .cap = cap,
-              .picks = picks, .npicks = npicks};
+    tx_t t = {.p = text,
+              .end = text + text_len,
+              .buf = buf,
+              .len = len,
+              .cap = cap,
+              .picks = picks,
+              .npicks = npicks};
     size_t start = *len;
     for (size_t i = 0; i < npicks; i++)
         picks[i].text = NULL;

@@ -79,8 +79,8 @@ typedef struct {
     char *key; /* NUL-terminated, in the same arena (at offset koff) */
     unsigned arena;
     rd_kafka_headers_t *hdrs; /* built with the value; owned until librdkafka takes it */
-    char *over[NFIELDS]; /* the line's own envelope attributes; NULL: flag or default */
-    char *id;            /* ce_id as sent, kept only when printed */
+    char *over[NFIELDS];      /* the line's own envelope attributes; NULL: flag or default */
+    char *id;                 /* ce_id as sent, kept only when printed */
     long line;
     int32_t partition;
     int64_t offset;
@@ -249,13 +249,13 @@ static int event_fast(produce_t *p, const char *text, size_t len, event_t *e, ar
     size_t start = a->len, off;
     char err[128];
     if (arena_put(a, header, sizeof header, &off) ||
-        hs_avro_encode_text(hs_catalog_schema(t), text, len, &a->buf, &a->len, &a->cap, picks,
-                            3, err, sizeof err)) {
+        hs_avro_encode_text(hs_catalog_schema(t), text, len, &a->buf, &a->len, &a->cap, picks, 3,
+                            err, sizeof err)) {
         a->len = start;
         return -1;
     }
-    int envelope = picks[0].text && picks[0].text[0] == '"' && picks[1].text &&
-                   picks[1].text[0] == '{';
+    int envelope =
+        picks[0].text && picks[0].text[0] == '"' && picks[1].text && picks[1].text[0] == '{';
     const char *k = p->flag[F_SUBJECT];
     size_t klen = k ? strlen(k) : 0;
     if (!k && picks[2].text && picks[2].text[0] == '"') { /* no escapes: the text is the value */

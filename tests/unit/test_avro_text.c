@@ -44,9 +44,9 @@ static void same_bytes(const hs_avro_schema_t *s, const char *text) {
     memcpy(got, "abc", 3);
     cr_assert_eq(hs_avro_encode_json(s, v, &want, &want_len, err, sizeof err), HS_OK, "%s: %s",
                  text, err);
-    cr_assert_eq(hs_avro_encode_text(s, text, strlen(text), &got, &got_len, &cap, NULL, 0, err,
-                                     sizeof err),
-                 HS_OK, "declined %s", text);
+    cr_assert_eq(
+        hs_avro_encode_text(s, text, strlen(text), &got, &got_len, &cap, NULL, 0, err, sizeof err),
+        HS_OK, "declined %s", text);
     cr_assert_eq(got_len, want_len + 3, "%s", text);
     cr_assert(memcmp(got, "abc", 3) == 0 && memcmp(got + 3, want, want_len) == 0, "%s", text);
     free(want);
@@ -78,8 +78,8 @@ Test(avro_text, gives_the_tree_encoders_bytes) {
                   "\"d\":-0.25e-3,\"b\":true,\"e\":\"BB\",\"o\":\"y\",\"r\":{\"x\":3},"
                   "\"a\":[1,-2,3],\"m\":{\"k\":\"v\",\"k2\":\"\"},\"n\":2.5,\"y\":null}");
     same_bytes(s, "{\"s\":\"a b ~\x7f\",\"f\":3,\"d\":-0,\"o\":null,\"a\":[],\"m\":{}}");
-    same_bytes(s, "{\"s\":\"x\",\"n\":3000000000}");  /* no int: the double branch */
-    same_bytes(s, "{\"s\":\"x\",\"n\":\"str\"}");      /* the string branch */
+    same_bytes(s, "{\"s\":\"x\",\"n\":3000000000}"); /* no int: the double branch */
+    same_bytes(s, "{\"s\":\"x\",\"n\":\"str\"}");    /* the string branch */
     same_bytes(s, "{\"s\":\"x\",\"e\":\"A\",\"m\":{\"int\":\"1\"}}");
     same_bytes(s, "{\"s\":\"x\",\"b\":false,\"r\":{\"x\":1}}");
     hs_avro_schema_destroy(s);
@@ -88,44 +88,44 @@ Test(avro_text, gives_the_tree_encoders_bytes) {
 Test(avro_text, declines_what_it_does_not_take_and_every_invalid_input) {
     hs_avro_schema_t *s = schema();
     static const char *const texts[] = {
-        "{\"i\":1,\"s\":\"x\"}",                  /* members out of schema order */
-        "{\"s\":\"x\",\"s\":\"y\"}",              /* duplicate */
-        "{\"s\":\"x\",\"zz\":1}",                 /* unknown field */
-        "{\"i\":1}",                              /* missing required field */
-        "{\"s\":\"x\\n\"}",                       /* escape */
-        "{\"s\":\"caf\xc3\xa9\"}",                /* non-ASCII */
-        "{\"s\":\"tab\there\"}",                  /* raw control character */
-        "{\"s\":\"x\",}",                         /* trailing comma */
-        "{,\"s\":\"x\"}",                         /* leading comma */
-        "{\"s\":\"x\" \"i\":1}",                  /* missing comma */
-        "{\"s\" \"x\"}",                          /* missing colon */
-        "{\"s\":\"x\"",                           /* unterminated */
-        "{\"s\":\"x",                             /* unterminated string */
-        "{\"s\":\"x\"} x",                        /* trailing garbage */
-        "{\"s\":\"x\"}{}",                        /* two documents */
-        "[\"x\"]",                                /* not an object */
-        "",                                       /* nothing */
-        "{\"s\":\"x\",\"i\":2147483648}",         /* out of int range */
-        "{\"s\":\"x\",\"l\":9223372036854775808}", /* too big for jansson */
-        "{\"s\":\"x\",\"l\":1.0}",                /* real for long */
-        "{\"s\":\"x\",\"i\":01}",                 /* leading zero */
-        "{\"s\":\"x\",\"i\":-}",                  /* bad number */
-        "{\"s\":\"x\",\"d\":1.}",                 /* bad number */
-        "{\"s\":\"x\",\"d\":1e}",                 /* bad number */
-        "{\"s\":\"x\",\"d\":1e999}",              /* overflow */
-        "{\"s\":\"x\",\"f\":1e39}",               /* out of float range */
-        "{\"s\":\"x\",\"b\":truex}",              /* bad literal */
-        "{\"s\":\"x\",\"b\":1}",                  /* int for boolean */
-        "{\"s\":\"x\",\"e\":\"C\"}",              /* not a symbol */
-        "{\"s\":\"x\",\"o\":{\"string\":\"y\"}}", /* wrapped union form */
-        "{\"s\":\"x\",\"o\":5}",                  /* no branch fits */
-        "{\"s\":\"x\",\"r\":{\"x\":\"1\"}}",      /* first fitting branch refuses */
-        "{\"s\":\"x\",\"a\":[1,]}",               /* trailing comma in array */
-        "{\"s\":\"x\",\"a\":[,1]}",               /* leading comma in array */
+        "{\"i\":1,\"s\":\"x\"}",                         /* members out of schema order */
+        "{\"s\":\"x\",\"s\":\"y\"}",                     /* duplicate */
+        "{\"s\":\"x\",\"zz\":1}",                        /* unknown field */
+        "{\"i\":1}",                                     /* missing required field */
+        "{\"s\":\"x\\n\"}",                              /* escape */
+        "{\"s\":\"caf\xc3\xa9\"}",                       /* non-ASCII */
+        "{\"s\":\"tab\there\"}",                         /* raw control character */
+        "{\"s\":\"x\",}",                                /* trailing comma */
+        "{,\"s\":\"x\"}",                                /* leading comma */
+        "{\"s\":\"x\" \"i\":1}",                         /* missing comma */
+        "{\"s\" \"x\"}",                                 /* missing colon */
+        "{\"s\":\"x\"",                                  /* unterminated */
+        "{\"s\":\"x",                                    /* unterminated string */
+        "{\"s\":\"x\"} x",                               /* trailing garbage */
+        "{\"s\":\"x\"}{}",                               /* two documents */
+        "[\"x\"]",                                       /* not an object */
+        "",                                              /* nothing */
+        "{\"s\":\"x\",\"i\":2147483648}",                /* out of int range */
+        "{\"s\":\"x\",\"l\":9223372036854775808}",       /* too big for jansson */
+        "{\"s\":\"x\",\"l\":1.0}",                       /* real for long */
+        "{\"s\":\"x\",\"i\":01}",                        /* leading zero */
+        "{\"s\":\"x\",\"i\":-}",                         /* bad number */
+        "{\"s\":\"x\",\"d\":1.}",                        /* bad number */
+        "{\"s\":\"x\",\"d\":1e}",                        /* bad number */
+        "{\"s\":\"x\",\"d\":1e999}",                     /* overflow */
+        "{\"s\":\"x\",\"f\":1e39}",                      /* out of float range */
+        "{\"s\":\"x\",\"b\":truex}",                     /* bad literal */
+        "{\"s\":\"x\",\"b\":1}",                         /* int for boolean */
+        "{\"s\":\"x\",\"e\":\"C\"}",                     /* not a symbol */
+        "{\"s\":\"x\",\"o\":{\"string\":\"y\"}}",        /* wrapped union form */
+        "{\"s\":\"x\",\"o\":5}",                         /* no branch fits */
+        "{\"s\":\"x\",\"r\":{\"x\":\"1\"}}",             /* first fitting branch refuses */
+        "{\"s\":\"x\",\"a\":[1,]}",                      /* trailing comma in array */
+        "{\"s\":\"x\",\"a\":[,1]}",                      /* leading comma in array */
         "{\"s\":\"x\",\"m\":{\"k\":\"v\",\"k\":\"w\"}}", /* duplicate map key */
-        "{\"s\":\"x\",\"m\":{\"k\":\"v\",}}",     /* trailing comma in map */
-        "{\"s\":\"x\",\"y\":\"bytes\"}",          /* bytes are left to the tree encoder */
-        "{\"s\":null}",                           /* null for string */
+        "{\"s\":\"x\",\"m\":{\"k\":\"v\",}}",            /* trailing comma in map */
+        "{\"s\":\"x\",\"y\":\"bytes\"}",                 /* bytes are left to the tree encoder */
+        "{\"s\":null}",                                  /* null for string */
     };
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
         DECLINES(s, texts[i]);
@@ -177,9 +177,9 @@ Test(avro_text, picks_top_level_members) {
     hs_avro_pick_t picks[] = {{"s", NULL, 0}, {"r", NULL, 0}, {"x", NULL, 0}, {"m", NULL, 0}};
     char *buf = NULL;
     size_t len = 0, cap = 0;
-    cr_assert_eq(hs_avro_encode_text(s, text, strlen(text), &buf, &len, &cap, picks, 4, err,
-                                     sizeof err),
-                 HS_OK);
+    cr_assert_eq(
+        hs_avro_encode_text(s, text, strlen(text), &buf, &len, &cap, picks, 4, err, sizeof err),
+        HS_OK);
     cr_assert(picks[0].len == 7 && memcmp(picks[0].text, "\"key-1\"", 7) == 0);
     cr_assert(picks[1].len == 7 && memcmp(picks[1].text, "{\"x\":1}", 7) == 0);
     cr_assert_null(picks[2].text, "a nested member is not a top-level one");
@@ -213,8 +213,8 @@ Test(avro_text, every_catalog_type_in_schema_order) {
         if (rc == HS_OK)
             cr_assert(blen == len && memcmp(buf, avro, len) == 0, "%s: bytes differ", t->type);
         else
-            cr_assert(strchr(text, '\\') || strcmp(t->type, "order.placed") != 0,
-                      "%s: declined %s", t->type, text);
+            cr_assert(strchr(text, '\\') || strcmp(t->type, "order.placed") != 0, "%s: declined %s",
+                      t->type, text);
         free(buf);
         free(text);
         free(avro);
