@@ -22,7 +22,7 @@
 #define MAX_THREADS 256
 #define CONNECTION_LIMIT 1024
 #define CONNECTION_TIMEOUT_S 60
-#define CONNECTION_MEMORY (64 * 1024) /* MHD's per-connection pool: request line + headers */
+#define CONNECTION_MEMORY (16 * 1024) /* MHD's per-connection pool: request line + headers */
 #define LISTEN_BACKLOG 1024
 #define SHUTDOWN_WARN_S 5
 

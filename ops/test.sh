@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # README command 2, and what CI runs (.ci/run): installs what is missing, builds hookstream
 # plain (build/) and with ASan+UBSan (build-asan/), starts a private dev stack on free loopback
-# ports in a temporary directory, runs every test against it (unit, integration, e2e in the
-# plain build; unit and integration in the sanitizer build; short fuzz runs when clang can
-# build them), stops the stack, and ends with one line "N passed, N failed".
+# ports in a temporary directory, runs every test against it (unit, integration and e2e in both
+# builds; short fuzz runs when clang can build them), stops the stack, and ends with one line
+# "N passed, N failed".
 # Exits non-zero on any failure.
 #
 # Environment: HS_BUILD_DIR, HS_ASAN_BUILD_DIR, HS_FUZZ_BUILD_DIR (default build, build-asan,
@@ -102,7 +102,7 @@ run_ctest "$build" 1 'integration|e2e'
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 run_ctest "$asan" 2 'unit'
-run_ctest "$asan" 1 'integration'
+run_ctest "$asan" 1 'integration|e2e'
 unset ASAN_OPTIONS UBSAN_OPTIONS
 
 if ((fuzz_seconds > 0)) && compgen -G 'tests/fuzz/fuzz_*.c' >/dev/null && command -v clang >/dev/null

@@ -180,7 +180,6 @@ static void put(char *dst, size_t size, const char *src) {
     dst[len] = 0;
 }
 
-/* The envelope both kinds of record share: source, tenant, trace. */
 /* The envelope every record of a request shares: source, tenant and one trace (the caller's
  * traceparent when valid, else a new one). */
 static void base_envelope(hs_http_req_t *req, const hs_ingest_source_t *s, const char *tenant,
@@ -190,8 +189,12 @@ static void base_envelope(hs_http_req_t *req, const hs_ingest_source_t *s, const
     put(env->tenant, sizeof env->tenant, tenant);
     const char *tp = hs_http_req_header(req, "traceparent");
     if (tp && hs_envelope_valid_traceparent(tp)) put(env->traceparent, sizeof env->traceparent, tp);
+    /* Each record sets its own id: a placeholder keeps hs_envelope_defaults from drawing a
+     * random UUID (libuuid reseeds and reads the kernel's entropy on every call) only for it
+     * to be thrown away. */
+    env->id[0] = '-';
     hs_envelope_defaults(env);
-    env->id[0] = 0; /* each record sets its own */
+    env->id[0] = 0;
 }
 
 static rd_kafka_headers_t *inbox_headers(const hs_envelope_t *base, hs_http_req_t *req,
