@@ -135,4 +135,9 @@ expect_match "$ERR" "disk on fire" "its log is shown"
 expect_rc 3 "nothing left running" -- "$HOOKSTREAM" dev status --dir "$tmp/fail"
 if pgrep -f -- "--bootstrap-file $tmp/fail/" >/dev/null; then fail "broker left running"; else
     pass "broker stopped after the failure"; fi
+left=""
+for p in $(pgrep -x redis-server); do
+    [[ $(readlink "/proc/$p/cwd") == "$tmp/fail/"* ]] && left="$left $p"
+done
+[ -z "$left" ] && pass "redis stopped after the failure" || fail "redis left running:$left"
 finish
