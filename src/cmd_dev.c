@@ -52,12 +52,11 @@ static void load_ports(dev_stack_t *st) {
 
 /* Returns the pid of part i when it runs and is the process `up` started, else 0. */
 static pid_t part_pid(const dev_stack_t *st, int i) {
-    char path[DEV_FILE], sig[2048];
+    char path[DEV_FILE];
     part_file(st, i, "pid", path, sizeof path);
     pid_t pid = dev_pid_read(path);
     if (!pid || !dev_proc_alive(pid)) return 0;
-    dev_part_signature(st, i, sig, sizeof sig);
-    return dev_proc_matches(pid, sig) ? pid : 0;
+    return dev_part_matches(st, i, pid) ? pid : 0;
 }
 
 static int count_up(const dev_stack_t *st) {

@@ -73,8 +73,9 @@ typedef struct {
     hs_err_t (*after)(dev_stack_t *st, int port, char *err, size_t n);
     /* Writes the address users connect to. */
     void (*address)(const dev_stack_t *st, int port, char *out, size_t n);
-    /* Writes what its /proc/PID/cmdline contains; NULL: its command line without argv[0]. */
-    void (*signature)(const dev_stack_t *st, int port, char *out, size_t n);
+    /* Writes the command line the process gives itself once running (redis-server retitles
+     * itself); NULL: it keeps the one it was started with. */
+    void (*retitled)(const dev_stack_t *st, int port, char *out, size_t n);
 } dev_part_t;
 
 /* The parts in start order, ended by a row with name NULL; stopped in reverse order. */
@@ -86,8 +87,9 @@ int dev_nparts(void);
 /* Returns the index of the part called name, or -1. */
 int dev_part_index(const char *name);
 
-/* Writes the string /proc/PID/cmdline of part i must contain for the process to be ours. */
-void dev_part_signature(const dev_stack_t *st, int i, char *out, size_t n);
+/* Returns 1 when process pid runs part i of this stack: its /proc/PID/cmdline holds the command
+ * line `up` started it with (argv[0] aside) or the one it retitled itself to. */
+int dev_part_matches(const dev_stack_t *st, int i, pid_t pid);
 
 /* Writes the path of file `name` inside the stack directory ("run/broker.pid"). */
 void dev_path(const dev_stack_t *st, const char *name, char *out, size_t n);

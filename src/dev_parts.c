@@ -358,8 +358,8 @@ static void redis_address(const dev_stack_t *st, int port, char *out, size_t n) 
     snprintf(out, n, "redis://127.0.0.1:%d", port);
 }
 
-/* redis-server replaces its command line with "redis-server 127.0.0.1:PORT". */
-static void redis_signature(const dev_stack_t *st, int port, char *out, size_t n) {
+/* Once running, redis-server replaces its command line with "redis-server 127.0.0.1:PORT". */
+static void redis_retitled(const dev_stack_t *st, int port, char *out, size_t n) {
     (void)st;
     snprintf(out, n, "redis-server 127.0.0.1:%d", port);
 }
@@ -426,7 +426,7 @@ const dev_part_t dev_parts[] = {
      .command = redis_command,
      .ready = redis_ready,
      .address = redis_address,
-     .signature = redis_signature},
+     .retitled = redis_retitled},
     {.name = "postgres",
      .label = "postgres",
      .port_key = "dev.pg_port",
@@ -476,17 +476,22 @@ int dev_part_index(const char *name) {
     return -1;
 }
 
-void dev_part_signature(const dev_stack_t *st, int i, char *out, size_t n) {
+int dev_part_matches(const dev_stack_t *st, int i, pid_t pid) {
     const dev_part_t *p = &dev_parts[i];
-    if (p->signature) return p->signature(st, st->port[i], out, n);
+    char sig[2048];
+    if (p->retitled) {
+        p->retitled(st, st->port[i], sig, sizeof sig);
+        if (dev_proc_matches(pid, sig)) return 1;
+    }
     dev_cmd_t cmd = {0};
     p->command(st, st->port[i], &cmd);
     size_t len = 0;
-    out[0] = '\0';
+    sig[0] = '\0';
     /* argv[0] is left out: a rebuilt or moved binary still runs the same part. */
-    for (int a = 1; a < cmd.argc && len < n; a++) {
-        int w = snprintf(out + len, n - len, "%s%s", a > 1 ? " " : "", cmd.argv[a]);
+    for (int a = 1; a < cmd.argc && len < sizeof sig; a++) {
+        int w = snprintf(sig + len, sizeof sig - len, "%s%s", a > 1 ? " " : "", cmd.argv[a]);
         if (w < 0) break;
         len += (size_t)w;
     }
+    return dev_proc_matches(pid, sig);
 }
