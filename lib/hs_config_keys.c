@@ -144,6 +144,21 @@ const hs_config_key_t hs_config_keys[] = {
     {"deliver.attempt_queue", HS_CFG_INT, "100000", "100..10000000",
      "Attempt-log rows waiting for the batched writer; past it rows are dropped and counted."},
 
+    {"consumer.retry_tiers", HS_CFG_STR, "5s,5m,30m,2h,5h,10h", NULL,
+     "Retry tiers of consumer services that name none: ascending delays (ms, s, m, h, d); each "
+     "is a topic <group>.retry.<delay> (docs/consumer.md)."},
+    {"consumer.window", HS_CFG_INT, "64", "1..100000",
+     "Most messages of one partition in flight at once (running, or waiting behind an earlier "
+     "message with the same key); a full window pauses the partition."},
+    {"consumer.shutdown_deadline_ms", HS_CFG_INT, "10000", "0..600000",
+     "On stop, how long in-flight messages may still finish before the rest is handed to the "
+     "first retry tier."},
+    {"consumer.revoke_wait_ms", HS_CFG_INT, "2000", "0..600000",
+     "On a rebalance, how long in-flight messages of revoked partitions may finish before "
+     "their offsets are committed (the rest is consumed again by the new owner)."},
+    {"consumer.stats_interval_ms", HS_CFG_INT, "5000", "0..3600000",
+     "librdkafka statistics interval, the refresh period of consumer_lag (0: no lag metric)."},
+
     {"dev.ingest_port", HS_CFG_INT, "0", "0..65535",
      "Port of ingest in the dev stack (0: a free one)."},
     {"dev.dir", HS_CFG_STR, ".hookstream", NULL,

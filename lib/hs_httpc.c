@@ -13,6 +13,7 @@ struct hs_httpc {
     CURL *curl;
     char *base;
     char *media_type;
+    char *auth; /* "Authorization: Bearer ..." or NULL */
     long timeout_ms;
 };
 
@@ -53,7 +54,18 @@ void hs_httpc_destroy(hs_httpc_t *c) {
     if (c->curl) curl_easy_cleanup(c->curl);
     free(c->base);
     free(c->media_type);
+    free(c->auth);
     free(c);
+}
+
+hs_err_t hs_httpc_set_bearer(hs_httpc_t *c, const char *token) {
+    free(c->auth);
+    c->auth = NULL;
+    if (!token || !*token) return HS_OK;
+    size_t len = strlen(token) + sizeof "Authorization: Bearer ";
+    if (!(c->auth = malloc(len))) return HS_ERR_INTERNAL;
+    snprintf(c->auth, len, "Authorization: Bearer %s", token);
+    return HS_OK;
 }
 
 const char *hs_httpc_base_url(const hs_httpc_t *c) {
@@ -105,6 +117,7 @@ hs_err_t hs_httpc_request(hs_httpc_t *c, const char *method, const char *path,
     snprintf(accept, sizeof accept, "Accept: %s", c->media_type);
     struct curl_slist *hdrs = curl_slist_append(NULL, accept);
     if (hdrs && body) hdrs = curl_slist_append(hdrs, ctype);
+    if (hdrs && c->auth) hdrs = curl_slist_append(hdrs, c->auth);
     sink_t sink = {0};
     CURL *h = c->curl;
     curl_easy_reset(h);

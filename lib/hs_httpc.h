@@ -31,6 +31,10 @@ hs_httpc_t *hs_httpc_new(const char *base_url, long timeout_ms, const char *medi
 /* Frees c and closes its connection; NULL is a no-op. */
 void hs_httpc_destroy(hs_httpc_t *c);
 
+/* Sends "Authorization: Bearer <token>" on every later request (NULL or "" stops sending it).
+ * token is copied. HS_ERR_INTERNAL when out of memory. */
+hs_err_t hs_httpc_set_bearer(hs_httpc_t *c, const char *token);
+
 /* Returns the base URL (borrowed, valid until hs_httpc_destroy). */
 const char *hs_httpc_base_url(const hs_httpc_t *c);
 

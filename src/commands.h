@@ -16,5 +16,8 @@ int cmd_produce(int argc, char **argv);
 int cmd_consume(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_ingest(int argc, char **argv);
+int cmd_deliver(int argc, char **argv);
+int cmd_endpoints(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
 
 #endif
