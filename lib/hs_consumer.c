@@ -345,6 +345,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     int coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     rd_kafka_error_t *e = NULL;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        c->assigned_once = 1;
         for (int i = 0; i < l->cnt; i++) part_add(c, l->elems[i].topic, l->elems[i].partition);
         rebalance_count(c, "assign", l->cnt);
         if (coop) e = rd_kafka_incremental_assign(rk, l);
@@ -432,7 +433,7 @@ static hs_err_t shutdown_run(hs_consumer_t *c, char *errstr, size_t n) {
     }
     wait_unfinished(c, 0, c->shutdown_deadline_ms);
     int forced = 0;
-    for (cpart_t *p = c->parts; p; p = p->next)
+    for (cpart_t *p = c->parts; p && !c->keep_order; p = p->next)
         for (int i = 0; i < p->count; i++)
             if (WIN(p, i)->state != MSG_FINISHED) {
                 hs_consumer_msg_force(WIN(p, i));

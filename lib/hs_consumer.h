@@ -34,6 +34,9 @@ typedef struct {
     const int64_t *retry_tiers_ms; /* ascending delays; topics <group>.retry.<label> */
     size_t n_retry_tiers;          /* 0 = config consumer.retry_tiers */
     int shutdown_deadline_ms;      /* 0 = config consumer.shutdown_deadline_ms */
+    int keep_order;                /* 1: work unfinished at shutdown is not handed off; its
+                                      offset stays uncommitted, so it is consumed again in key
+                                      order after a restart (effects that must stay ordered) */
 } hs_consumer_opts_t;
 
 /* Most retry tiers a consumer has. */

@@ -72,6 +72,7 @@ static hs_err_t opts_copy(hs_consumer_t *c, const hs_consumer_opts_t *o, char *e
     c->handler = o->handler;
     c->opaque = o->opaque;
     c->window = o->window > 0 ? o->window : (int)hs_config_int(c->cfg, "consumer.window");
+    c->keep_order = o->keep_order;
     c->shutdown_deadline_ms = o->shutdown_deadline_ms > 0
                                   ? o->shutdown_deadline_ms
                                   : (int)hs_config_int(c->cfg, "consumer.shutdown_deadline_ms");
@@ -154,7 +155,14 @@ void hs_consumer_destroy(hs_consumer_t *c) {
     /* Before the consumer: rd_kafka_destroy waits for every message of the handle. */
     hs_consumer_msgs_free_all(c);
     if (c->cq) rd_kafka_queue_destroy(c->cq);
-    if (c->rk) rd_kafka_destroy(c->rk);
+    /* librdkafka before 2.3.0 asserts in rd_kafka_destroy when a cooperative-sticky member that
+     * joined but never got its first assignment goes (librdkafka#4312): such a handle, already
+     * closed, is left for the process exit to reclaim. */
+    if (c->rk && c->running && !c->assigned_once)
+        hs_log(HS_LOG_WARN, "consumer left without its first assignment: handle not destroyed",
+               "{s:s, s:s}", "service", c->service, "group", c->group);
+    else if (c->rk)
+        rd_kafka_destroy(c->rk);
     for (size_t i = 0; i < c->ntopics; i++) free(c->topics[i]);
     free(c->topics);
     for (size_t i = 0; i < c->ntiers; i++) free(c->tier_topics[i]);

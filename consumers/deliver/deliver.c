@@ -62,7 +62,10 @@ static void *ticker_main(void *arg) {
             since_reload = 0;
             if (deliver_eps_reload(d, err, sizeof err))
                 hs_log(HS_LOG_WARN, "cannot reload endpoints", "{s:s}", "error", err);
+            else
+                deliver_ordered_sync(d);
         }
+        deliver_delayed_pump(d);
         deliver_pump_all(d);
         pthread_mutex_lock(&d->wake_mtx);
     }
@@ -167,6 +170,7 @@ deliver_t *deliver_new(const hs_config_t *cfg, char *errstr, size_t errstr_size)
     }
     d->cfg = cfg;
     pthread_mutex_init(&d->eps_mtx, NULL);
+    pthread_mutex_init(&d->delayed_mtx, NULL);
     pthread_mutex_init(&d->wake_mtx, NULL);
     pthread_cond_init(&d->wake, NULL);
     metrics_init(d);
@@ -189,6 +193,7 @@ hs_err_t deliver_run(deliver_t *d, char *errstr, size_t errstr_size) {
 }
 
 void deliver_stop(deliver_t *d) {
+    atomic_store(&d->stopping, 1);
     hs_consumer_stop(d->consumer);
 }
 
@@ -202,12 +207,16 @@ void deliver_destroy(deliver_t *d) {
         pthread_join(d->ticker, NULL);
         pthread_join(d->replayer, NULL);
     }
+    deliver_delayed_pump(d); /* stopping: what waits for another try is left unfinished */
+    deliver_ordered_stop_all(d);
     hs_http_server_destroy(d->http);
     deliver_admin_destroy(d->admin);
     hs_control_destroy(d->control);
     /* The sender answers what is still in flight (as failures) while the consumer still takes
      * their handoffs; only then does the consumer go. */
     deliver_sender_destroy(d->sender);
+    deliver_delayed_pump(d);
+    deliver_ordered_free(d);
     hs_consumer_destroy(d->consumer);
     char err[256];
     if (d->store && deliver_store_attempt_flush(d->store, err, sizeof err))
@@ -219,6 +228,7 @@ void deliver_destroy(deliver_t *d) {
     pthread_cond_destroy(&d->wake);
     pthread_mutex_destroy(&d->wake_mtx);
     pthread_mutex_destroy(&d->eps_mtx);
+    pthread_mutex_destroy(&d->delayed_mtx);
     OPENSSL_cleanse(&d->key, sizeof d->key);
     free(d);
 }

@@ -52,6 +52,7 @@ typedef struct {
     int32_t partition;
     int64_t offset;
     int64_t event_ms; /* ce_time, for the end-to-end latency */
+    int abandoned;    /* deliver is stopping: the message is left unfinished */
     json_t *payload;  /* {"type","timestamp","data"}: what filters see */
     char *body;       /* payload serialised: what is sent */
     size_t body_len;
@@ -64,7 +65,8 @@ struct deliver_job {
     deliver_event_t *ev;
     deliver_ep_t *ep;
     int attempt; /* 1-based number of this attempt for this endpoint */
-    int64_t queued_ms;
+    int ordered; /* retried in place (the message stays in flight, holding its key) */
+    int64_t queued_ms, due_ms;
     deliver_job_t *next;
 };
 
@@ -89,6 +91,10 @@ struct deliver {
     int64_t version;
     atomic_int reload_wanted;
 
+    pthread_mutex_t delayed_mtx;     /* @locks: delayed */
+    deliver_job_t *delayed;          /* ordered jobs waiting for their next attempt */
+    struct deliver_ordered *ordered; /* @locality: ticker thread (and destroy after it) */
+
     pthread_t ticker, replayer;
     atomic_int stopping;
     pthread_mutex_t wake_mtx;
@@ -99,6 +105,15 @@ struct deliver {
 
 /* dispatch.c: the consumer handler and everything a job goes through. */
 void deliver_handle(hs_consumer_msg_t *m, void *opaque);
+/* The event of a consumed message, or NULL when it cannot be decoded (then the message is
+ * already finished: DLQ when bad, retry tier when the registry is unreachable). */
+deliver_event_t *deliver_event_of_msg(struct deliver *d, hs_consumer_msg_t *m);
+/* Makes the job of ev for ep (attempt, ordered) and starts it; skipped when ep does not want ev,
+ * recorded as skipped when ep is disabled. */
+void deliver_start_for(struct deliver *d, deliver_event_t *ev, deliver_ep_t *ep, int attempt,
+                       int ordered);
+/* Starts the ordered jobs whose next attempt is due (the ticker calls this). */
+void deliver_delayed_pump(struct deliver *d);
 /* Starts job for its endpoint now or queues it (bulkhead, rate limit, breaker). */
 void deliver_job_start(deliver_job_t *job);
 /* Sends job now, past the endpoint's queue (replays: one attempt, throttled by the runner). */
@@ -121,6 +136,15 @@ hs_err_t deliver_eps_reload(struct deliver *d, char *errstr, size_t n);
  * deliver_destroy, so the pointer stays valid). */
 deliver_ep_t *deliver_ep_find(struct deliver *d, const char *id);
 void deliver_eps_free(struct deliver *d);
+
+/* ordered.c: one consumer group per ordered endpoint, so that a failing event holds back the
+ * later events of its key for that endpoint only. */
+/* Starts a consumer for every enabled ordered endpoint, stops the ones no longer wanted. */
+void deliver_ordered_sync(struct deliver *d);
+/* Stops every ordered consumer (their runs return; late deliveries are left unfinished). */
+void deliver_ordered_stop_all(struct deliver *d);
+/* Frees them (after the sender is gone). */
+void deliver_ordered_free(struct deliver *d);
 
 /* replay.c: the replay runner thread. */
 struct deliver_replay_run;

@@ -68,7 +68,7 @@ deliver_event_t *deliver_event_new(struct deliver *d, const rd_kafka_headers_t *
 
 void deliver_event_release(deliver_event_t *ev) {
     if (atomic_fetch_sub(&ev->pending, 1) != 1) return;
-    if (ev->msg) hs_consumer_msg_done(ev->msg, HS_CONSUMER_OK, 0, NULL, NULL);
+    if (ev->msg && !ev->abandoned) hs_consumer_msg_done(ev->msg, HS_CONSUMER_OK, 0, NULL, NULL);
     json_decref(ev->payload);
     free(ev->body);
     free(ev);
@@ -129,9 +129,55 @@ static void job_finish(deliver_job_t *job) {
     free(job);
 }
 
+/* Keeps an ordered job for another try after delay_ms (its message stays in flight). Returns 0
+ * when deliver is stopping: then the message is left unfinished for the next run. */
+static int delay(deliver_job_t *job, int64_t delay_ms) {
+    deliver_t *d = job->d;
+    if (atomic_load(&d->stopping)) {
+        job->ev->abandoned = 1;
+        return 0;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    job->due_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + delay_ms;
+    pthread_mutex_lock(&d->delayed_mtx);
+    job->next = d->delayed;
+    d->delayed = job;
+    pthread_mutex_unlock(&d->delayed_mtx);
+    return 1;
+}
+
+void deliver_delayed_pump(deliver_t *d) {
+    int64_t now = now_ms();
+    deliver_job_t *due = NULL;
+    pthread_mutex_lock(&d->delayed_mtx);
+    for (deliver_job_t **pp = &d->delayed; *pp;) {
+        deliver_job_t *j = *pp;
+        if (j->due_ms <= now || atomic_load(&d->stopping)) {
+            *pp = j->next;
+            j->next = due;
+            due = j;
+        } else {
+            pp = &j->next;
+        }
+    }
+    pthread_mutex_unlock(&d->delayed_mtx);
+    while (due) {
+        deliver_job_t *j = due;
+        due = j->next;
+        if (atomic_load(&d->stopping)) {
+            j->ev->abandoned = 1;
+            job_finish(j);
+        } else {
+            deliver_job_start(j);
+        }
+    }
+}
+
 /* What a failed attempt leads to: the next attempt after the policy's delay (or the receiver's
- * Retry-After), or the DLQ when the policy is exhausted. */
-static void failed(deliver_job_t *job, const deliver_result_t *r, int64_t retry_after_ms) {
+ * Retry-After) — through a retry tier, or in place for an ordered endpoint — or the DLQ when the
+ * policy is exhausted. Returns 1 when the job was kept for an in-place retry. */
+static int failed(deliver_job_t *job, const deliver_result_t *r, int64_t retry_after_ms) {
     deliver_ep_t *ep = job->ep;
     pthread_mutex_lock(&ep->mtx);
     uint64_t rng = ((uint64_t)now_ms() * 2654435761u) ^ (uint64_t)(uintptr_t)job;
@@ -143,10 +189,15 @@ static void failed(deliver_job_t *job, const deliver_result_t *r, int64_t retry_
         log_attempt(job, "failed", r);
         handoff(job, HS_CONSUMER_FAIL, 0, job->attempt, "delivery",
                 r ? r->error : "attempts exhausted");
-    } else {
-        log_attempt(job, "retrying", r);
-        handoff(job, HS_CONSUMER_RETRY, next, job->attempt, "delivery", r ? r->error : "");
+        return 0;
     }
+    log_attempt(job, "retrying", r);
+    if (job->ordered) {
+        job->attempt++;
+        return delay(job, next);
+    }
+    handoff(job, HS_CONSUMER_RETRY, next, job->attempt, "delivery", r ? r->error : "");
+    return 0;
 }
 
 /* 410 Gone: the receiver asks us to stop; the endpoint is disabled until an operator enables
@@ -188,7 +239,10 @@ static void sent(const deliver_result_t *r, void *opaque) {
         gone(job, r);
     } else {
         int honour = r->net == DELIVER_NET_OK && (r->status == 429 || r->status == 503);
-        failed(job, r, honour ? r->retry_after_ms : -1);
+        if (failed(job, r, honour ? r->retry_after_ms : -1)) {
+            pump(job->d, ep);
+            return;
+        }
     }
     deliver_t *d = job->d;
     job_finish(job);
@@ -276,6 +330,10 @@ static void pump(deliver_t *d, deliver_ep_t *ep) {
         if (!go) return;
         if (a == ADMIT_SEND) {
             send_job(go);
+        } else if (go->ordered) {
+            /* An ordered event waits where it is: later events of its key wait behind it. */
+            log_attempt(go, "held", NULL);
+            if (!delay(go, wait_ms)) job_finish(go);
         } else {
             /* An open breaker costs no HTTP call: the event waits in a retry tier, and this
              * attempt is not counted. */
@@ -300,7 +358,7 @@ void deliver_job_start(deliver_job_t *job) {
     deliver_ep_t *ep = job->ep;
     job->queued_ms = now_ms();
     pthread_mutex_lock(&ep->mtx);
-    int full = ep->queued >= job->d->queue_bound && job->ev->msg;
+    int full = ep->queued >= job->d->queue_bound && job->ev->msg && !job->ordered;
     if (!full) {
         job->next = NULL;
         if (ep->tail)
@@ -323,14 +381,17 @@ void deliver_job_start(deliver_job_t *job) {
 
 /* ---- the consumer handler ----------------------------------------------------------------- */
 
-static void start_for(deliver_t *d, deliver_event_t *ev, deliver_ep_t *ep, int attempt) {
+void deliver_start_for(deliver_t *d, deliver_event_t *ev, deliver_ep_t *ep, int attempt,
+                       int ordered) {
     pthread_mutex_lock(&ep->mtx);
-    int gone_ = ep->gone, enabled = ep->def.enabled, wants = !gone_ && deliver_ep_wants(ep, ev);
+    /* The main group leaves ordered endpoints to their own consumer (ordered.c). */
+    int wants = !ep->gone && ep->def.ordered == ordered && deliver_ep_wants(ep, ev);
+    int enabled = ep->def.enabled;
     pthread_mutex_unlock(&ep->mtx);
     if (!wants) return;
     deliver_job_t *job = calloc(1, sizeof *job);
     if (!job) return;
-    *job = (deliver_job_t){.d = d, .ev = ev, .ep = ep, .attempt = attempt};
+    *job = (deliver_job_t){.d = d, .ev = ev, .ep = ep, .attempt = attempt, .ordered = ordered};
     atomic_fetch_add(&ev->pending, 1);
     if (!enabled) {
         /* Recorded, not dropped: `replay --since` recovers it after the endpoint is enabled. */
@@ -341,8 +402,7 @@ static void start_for(deliver_t *d, deliver_event_t *ev, deliver_ep_t *ep, int a
     deliver_job_start(job);
 }
 
-void deliver_handle(hs_consumer_msg_t *m, void *opaque) {
-    deliver_t *d = opaque;
+deliver_event_t *deliver_event_of_msg(deliver_t *d, hs_consumer_msg_t *m) {
     size_t len;
     const void *value = hs_consumer_msg_value(m, &len);
     char err[512];
@@ -358,24 +418,31 @@ void deliver_handle(hs_consumer_msg_t *m, void *opaque) {
                "error", err);
         hs_consumer_msg_done(m, invalid ? HS_CONSUMER_FAIL : HS_CONSUMER_RETRY, 5000,
                              invalid ? "undecodable" : "registry_unavailable", err);
-        return;
+        return NULL;
     }
     ev->msg = m;
     snprintf(ev->topic, sizeof ev->topic, "%s", hs_consumer_msg_topic(m));
     ev->partition = hs_consumer_msg_partition(m);
     ev->offset = hs_consumer_msg_offset(m);
     ev->event_ms = hs_consumer_msg_timestamp_ms(m);
+    return ev;
+}
+
+void deliver_handle(hs_consumer_msg_t *m, void *opaque) {
+    deliver_t *d = opaque;
+    deliver_event_t *ev = deliver_event_of_msg(d, m);
+    if (!ev) return;
     const char *only = hs_consumer_msg_header(m, DELIVER_HDR_ENDPOINT);
     if (only) {
         const char *done = hs_consumer_msg_header(m, DELIVER_HDR_ATTEMPT);
         deliver_ep_t *ep = deliver_ep_find(d, only);
-        if (ep) start_for(d, ev, ep, (done ? (int)strtol(done, NULL, 10) : 0) + 1);
+        if (ep) deliver_start_for(d, ev, ep, (done ? (int)strtol(done, NULL, 10) : 0) + 1, 0);
     } else {
         pthread_mutex_lock(&d->eps_mtx);
         deliver_ep_t *first = d->eps;
         pthread_mutex_unlock(&d->eps_mtx);
         for (deliver_ep_t *ep = first; ep; ep = ep->next)
-            start_for(d, ev, ep, 1);
+            deliver_start_for(d, ev, ep, 1, 0);
     }
     deliver_event_release(ev);
 }
