@@ -161,6 +161,8 @@ const hs_config_key_t hs_config_keys[] = {
 
     {"dev.ingest_port", HS_CFG_INT, "0", "0..65535",
      "Port of ingest in the dev stack (0: a free one)."},
+    {"dev.deliver_port", HS_CFG_INT, "0", "0..65535",
+     "Port of deliver's admin API in the dev stack (0: a free one)."},
     {"dev.dir", HS_CFG_STR, ".hookstream", NULL,
      "Directory of the dev stack: pid files, logs, Postgres cluster, env file."},
     {"dev.pg_port", HS_CFG_INT, "0", "0..65535", "Postgres port of the dev stack (0: a free one)."},

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # README command 1: installs what is missing (ops/deps.sh), builds hookstream, starts the local
-# stack (`hookstream dev up`: broker, Postgres, Redis, schema registry and every service that
-# exists), sends a few typed demo events and reads them back decoded, then prints the URLs.
+# stack (`hookstream dev up`: broker, Postgres, Redis, schema registry, ingest and deliver),
+# sends a few typed demo events and reads them back decoded, then prints the URLs.
 #
 #   ./ops/dev.sh          set up, start, demo
 #   ./ops/dev.sh status   each part of the stack, its pid, address and state
@@ -60,6 +60,8 @@ echo "==> hookstream is running"
 while IFS='=' read -r name value; do
   name=${name#export }
   value=${value//\'/}
+  # a secret stays in the env file rather than in the terminal's scrollback
+  [[ $name == HS_DELIVER_TOKEN ]] && value="(admin token, in $dev_dir/env)"
   printf '  %-22s %s\n' "$name" "$value"
   if [[ $value == http://* && $name != HS_DEV_DIR ]]; then
     printf '  %-22s %s/metrics\n' "" "$value"
@@ -71,6 +73,8 @@ cat <<MSG
 
   use it from a shell:  source $dev_dir/env; export PATH=$bin_dir:\$PATH
   read events:          hookstream consume hs.events.orders --from beginning --exit-at-end
+  subscribe a receiver: hookstream endpoints add --url http://127.0.0.1:9999/hook --events 'order.*'
+                        (a receiver to try it with: README, "Subscribe an endpoint")
   see the stack:        ./ops/dev.sh status
 
 stop with ./ops/dev.sh down

@@ -26,8 +26,9 @@ static const char usage[] =
     "usage: hookstream dev up [--dir D] [options]      start the stack, print its addresses\n"
     "       hookstream dev down [--dir D] [--purge]    stop what `up` started\n"
     "       hookstream dev status [--dir D]            each part, its pid, address and state\n\n"
-    "The stack: an embedded Kafka broker, a private PostgreSQL 15 cluster, Redis and the schema\n"
-    "registry, all on 127.0.0.1, with pid files, logs and D/env (`source D/env`) under D.\n"
+    "The stack: an embedded Kafka broker, a private PostgreSQL 15 cluster, Redis, the schema\n"
+    "registry, ingest and deliver, all on 127.0.0.1, with pid files, logs and D/env\n"
+    "(`source D/env`) under D; deliver's generated keys are kept in D/deliver.secrets.\n"
     "`status` exits 0 when every part is up, 3 when none is, 1 when some are down.\n\n"
     "options:\n"
     "      --dir D           stack directory (dev.dir, default .hookstream)\n"
@@ -181,11 +182,11 @@ static int start_part(dev_stack_t *st, int i, pid_t *started) {
     p->command(st, st->port[i], &cmd);
     snprintf(name, sizeof name, "logs/%s.log", p->name);
     dev_path(st, name, log, sizeof log);
-    char cfgvar[DEV_FILE];
-    snprintf(cfgvar, sizeof cfgvar, "HS_CONFIG=%s", st->config);
-    const char *const overrides[] = {cfgvar, NULL};
-    char **env = dev_env_new(st->config[0] ? overrides : NULL);
-    if (!env || cmd.overflow) {
+    dev_cmd_t vars = {0};
+    if (st->config[0]) dev_cmd_add(&vars, "HS_CONFIG=%s", st->config);
+    if (p->env) p->env(st, st->port[i], &vars);
+    char **env = dev_env_new(vars.argv);
+    if (!env || cmd.overflow || vars.overflow) {
         free(env);
         return fail_part(st, i, "cannot build its command line");
     }
@@ -354,9 +355,21 @@ static int write_env(dev_stack_t *st) {
         env_line(buf, sizeof buf, &len, p->env_addr, addr);
         snprintf(url, sizeof url, "http://127.0.0.1:%d", st->port[i]);
         if (p->env_http) env_line(buf, sizeof buf, &len, p->env_http, url);
+        dev_cmd_t vars = {0};
+        if (p->exports) p->exports(st, st->port[i], &vars);
+        for (int v = 0; v < vars.argc; v++) {
+            char name[128];
+            size_t eq = strcspn(vars.argv[v], "=");
+            snprintf(name, sizeof name, "%.*s", (int)eq, vars.argv[v]);
+            env_line(buf, sizeof buf, &len, name, vars.argv[v] + eq + (vars.argv[v][eq] != 0));
+        }
     }
     env_line(buf, sizeof buf, &len, "HS_DEV_DIR", st->dir);
-    if (dev_write_file(path, buf, err, sizeof err)) {
+    /* Private (0600) from the start: it carries deliver's admin token. */
+    mode_t mask = umask(077);
+    hs_err_t e = dev_write_file(path, buf, err, sizeof err);
+    umask(mask);
+    if (e) {
         fprintf(stderr, "hookstream dev: %s\n", err);
         return 1;
     }

@@ -1,5 +1,5 @@
 /* The local stack behind `hookstream dev`: a table of parts (broker, Postgres, Redis, schema
- * registry; later the services), each a child process in its own session with a pid file, a log
+ * registry, then the services), each a child process in its own session with a pid file, a log
  * and a readiness check, all under one directory (dev.dir). dev_proc.c holds the process, file
  * and port helpers, dev_parts.c the table of parts, cmd_dev.c the up/down/status commands.
  * @locality: the main thread of `hookstream dev`; nothing here is shared between threads. */
@@ -41,7 +41,8 @@ typedef struct {
     char note[256];          /* what prepare/after did, shown after "ready" ("" when nothing) */
 } dev_stack_t;
 
-/* A command line under construction; strings live in buf. */
+/* A command line (or a list of "NAME=value" variables) under construction; strings live in buf,
+ * argv is NULL-terminated. */
 typedef struct {
     const char *argv[DEV_MAX_ARGS];
     int argc;
@@ -76,6 +77,11 @@ typedef struct {
     /* Writes the command line the process gives itself once running (redis-server retitles
      * itself); NULL: it keeps the one it was started with. */
     void (*retitled)(const dev_stack_t *st, int port, char *out, size_t n);
+    /* Adds "NAME=value" entries to vars: variables its process gets on top of this one's
+     * environment (secrets, which must not show on a command line). NULL: none. */
+    void (*env)(const dev_stack_t *st, int port, dev_cmd_t *vars);
+    /* Adds "NAME=value" entries to vars: what D/env exports besides its address. NULL: none. */
+    void (*exports)(const dev_stack_t *st, int port, dev_cmd_t *vars);
 } dev_part_t;
 
 /* The parts in start order, ended by a row with name NULL; stopped in reverse order. */

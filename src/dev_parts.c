@@ -3,10 +3,12 @@
  * row (and its functions) here. */
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <hiredis/hiredis.h>
 #include <libpq-fe.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -404,6 +406,170 @@ static void ingest_command(const dev_stack_t *st, int port, dev_cmd_t *cmd) {
     dev_cmd_add(cmd, "demo=shopify:" DEV_INGEST_DEMO_SECRET);
 }
 
+/* --- deliver: `hookstream deliver` with keys generated once and kept in D/deliver.secrets --- */
+
+#define DELIVER_SECRETS "deliver.secrets"
+
+/* deliver's master key (endpoint secrets in Postgres are encrypted with it, so it must outlive
+ * a down/up) and the tokens of its admin API. */
+typedef struct {
+    char master_key[65];  /* 32 bytes, hex */
+    char admin_token[33]; /* 16 bytes, hex */
+    char read_token[33];
+} deliver_secrets_t;
+
+static const struct {
+    const char *name;
+    size_t offset;
+    size_t bytes; /* random bytes; the value is twice as many hex digits */
+} deliver_secret_fields[] = {
+    {"master_key", offsetof(deliver_secrets_t, master_key), 32},
+    {"admin_token", offsetof(deliver_secrets_t, admin_token), 16},
+    {"read_token", offsetof(deliver_secrets_t, read_token), 16},
+};
+#define DELIVER_NSECRETS (sizeof deliver_secret_fields / sizeof deliver_secret_fields[0])
+
+static int is_hex(const char *s, size_t len) {
+    if (strlen(s) != len) return 0;
+    for (; *s; s++)
+        if (!strchr("0123456789abcdef", *s)) return 0;
+    return 1;
+}
+
+/* Reads D/deliver.secrets: one NAME=HEX line per field. HS_ERR_NOT_FOUND when it is absent;
+ * HS_ERR_INVALID naming the file when a field is missing or malformed. */
+static hs_err_t secrets_read(const dev_stack_t *st, deliver_secrets_t *out, char *err, size_t n) {
+    char path[DEV_FILE], line[256];
+    dev_path(st, DELIVER_SECRETS, path, sizeof path);
+    FILE *f = fopen(path, "re");
+    if (!f) {
+        if (errno == ENOENT) return HS_ERR_NOT_FOUND;
+        return hs_fail(HS_ERR_IO, err, n, "open %s: %s", path, strerror(errno));
+    }
+    memset(out, 0, sizeof *out);
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        char *eq = strchr(line, '=');
+        if (!eq || line[0] == '#') continue;
+        *eq = '\0';
+        for (size_t i = 0; i < DELIVER_NSECRETS; i++)
+            if (!strcmp(line, deliver_secret_fields[i].name)) {
+                size_t room = deliver_secret_fields[i].bytes * 2 + 1;
+                /* Too long is malformed too: "!" fails the hex check below. */
+                snprintf((char *)out + deliver_secret_fields[i].offset, room, "%s",
+                         strlen(eq + 1) < room ? eq + 1 : "!");
+            }
+    }
+    fclose(f);
+    for (size_t i = 0; i < DELIVER_NSECRETS; i++) {
+        const char *v = (const char *)out + deliver_secret_fields[i].offset;
+        if (!is_hex(v, deliver_secret_fields[i].bytes * 2))
+            return hs_fail(HS_ERR_INVALID, err, n,
+                           "%s: %s is missing or not %zu lowercase hex digits (delete the file "
+                           "to generate new ones; endpoints saved with the old master key then "
+                           "cannot be read)",
+                           path, deliver_secret_fields[i].name, deliver_secret_fields[i].bytes * 2);
+    }
+    return HS_OK;
+}
+
+/* Writes fresh random secrets to D/deliver.secrets, mode 0600 from the start. */
+static hs_err_t secrets_generate(const dev_stack_t *st, char *err, size_t n) {
+    char path[DEV_FILE], tmp[DEV_FILE + 8], text[512];
+    size_t len = (size_t)snprintf(text, sizeof text,
+                                  "# deliver's keys in this dev stack, made by `hookstream dev up`"
+                                  " and kept across down/up.\n");
+    for (size_t i = 0; i < DELIVER_NSECRETS; i++) {
+        unsigned char raw[32];
+        size_t bytes = deliver_secret_fields[i].bytes;
+        if (getentropy(raw, bytes) != 0)
+            return hs_fail(HS_ERR_INTERNAL, err, n, "getentropy: %s", strerror(errno));
+        len +=
+            (size_t)snprintf(text + len, sizeof text - len, "%s=", deliver_secret_fields[i].name);
+        for (size_t b = 0; b < bytes; b++)
+            len += (size_t)snprintf(text + len, sizeof text - len, "%02x", raw[b]);
+        len += (size_t)snprintf(text + len, sizeof text - len, "\n");
+    }
+    dev_path(st, DELIVER_SECRETS, path, sizeof path);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) return hs_fail(HS_ERR_IO, err, n, "create %s: %s", tmp, strerror(errno));
+    int ok = fchmod(fd, 0600) == 0 && write(fd, text, len) == (ssize_t)len && fsync(fd) == 0;
+    int saved = errno;
+    if (close(fd) != 0 || !ok || rename(tmp, path) != 0) {
+        saved = ok ? errno : saved;
+        unlink(tmp);
+        return hs_fail(HS_ERR_IO, err, n, "write %s: %s", path, strerror(saved));
+    }
+    return HS_OK;
+}
+
+/* A damaged secrets file stops `up` before anything starts: new keys would orphan the endpoint
+ * secrets already encrypted with the old master key. */
+static hs_err_t deliver_check(dev_stack_t *st, char *err, size_t n) {
+    deliver_secrets_t s;
+    hs_err_t e = secrets_read(st, &s, err, n);
+    return e == HS_ERR_NOT_FOUND ? HS_OK : e;
+}
+
+/* Makes the secrets on the first up and checks them on every later one; the file is kept
+ * private (0600) even when someone loosened it. */
+static hs_err_t deliver_prepare(dev_stack_t *st, int port, char *err, size_t n) {
+    (void)port;
+    deliver_secrets_t s;
+    hs_err_t e = secrets_read(st, &s, err, n);
+    if (e == HS_ERR_NOT_FOUND) {
+        if ((e = secrets_generate(st, err, n))) return e;
+        snprintf(st->note, sizeof st->note, "new master key and tokens in " DELIVER_SECRETS);
+        e = secrets_read(st, &s, err, n);
+    }
+    if (e) return e;
+    char path[DEV_FILE];
+    dev_path(st, DELIVER_SECRETS, path, sizeof path);
+    if (chmod(path, 0600) != 0)
+        return hs_fail(HS_ERR_IO, err, n, "chmod 0600 %s: %s", path, strerror(errno));
+    return HS_OK;
+}
+
+static void deliver_command(const dev_stack_t *st, int port, dev_cmd_t *cmd) {
+    char dsn[128];
+    pg_dsn(port_of(st, "postgres"), PG_DB, dsn, sizeof dsn);
+    dev_cmd_add(cmd, "%s", st->self);
+    dev_cmd_add(cmd, "deliver");
+    dev_cmd_add(cmd, "--listen");
+    dev_cmd_add(cmd, "127.0.0.1:%d", port);
+    dev_cmd_add(cmd, "--brokers");
+    dev_cmd_add(cmd, "%s", st->bootstrap);
+    dev_cmd_add(cmd, "--dsn");
+    dev_cmd_add(cmd, "%s", dsn);
+    dev_cmd_add(cmd, "--registry");
+    dev_cmd_add(cmd, "http://127.0.0.1:%d", port_of(st, "registry"));
+    dev_cmd_add(cmd, "--set"); /* creates its retry tier and DLQ topics on the embedded broker */
+    dev_cmd_add(cmd, "broker.control_url=http://127.0.0.1:%d", port_of(st, "broker"));
+}
+
+/* The keys travel in the environment: a command line is readable by every local user. Local
+ * receivers are allowed so that endpoints on this machine work in development. */
+static void deliver_env(const dev_stack_t *st, int port, dev_cmd_t *vars) {
+    (void)port;
+    deliver_secrets_t s;
+    char err[DEV_FILE + 256];
+    if (secrets_read(st, &s, err, sizeof err)) return; /* deliver then says what is missing */
+    dev_cmd_add(vars, "HS_DELIVER_MASTER_KEY=%s", s.master_key);
+    dev_cmd_add(vars, "HS_DELIVER_ADMIN_TOKENS=dev:%s", s.admin_token);
+    dev_cmd_add(vars, "HS_DELIVER_READ_TOKENS=viewer:%s", s.read_token);
+    dev_cmd_add(vars, "HS_DELIVER_ALLOW_PRIVATE=127.0.0.1,::1");
+}
+
+/* `hookstream endpoints` and `replay` read deliver.token: after `source D/env` they just work. */
+static void deliver_exports(const dev_stack_t *st, int port, dev_cmd_t *vars) {
+    (void)port;
+    deliver_secrets_t s;
+    char err[DEV_FILE + 256];
+    if (secrets_read(st, &s, err, sizeof err)) return;
+    dev_cmd_add(vars, "HS_DELIVER_TOKEN=%s", s.admin_token);
+}
+
 const dev_part_t dev_parts[] = {
     {.name = "broker",
      .label = "kafka bootstrap",
@@ -460,6 +626,19 @@ const dev_part_t dev_parts[] = {
      .command = ingest_command,
      .ready = http_ready,
      .address = http_address},
+    {.name = "deliver",
+     .label = "deliver admin API",
+     .port_key = "dev.deliver_port",
+     .env_addr = "HS_DELIVER_URL",
+     .http = 1,
+     .stop_signal = SIGTERM,
+     .check = deliver_check,
+     .prepare = deliver_prepare,
+     .command = deliver_command,
+     .ready = http_ready,
+     .address = http_address,
+     .env = deliver_env,
+     .exports = deliver_exports},
     {.name = NULL},
 };
 

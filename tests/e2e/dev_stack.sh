@@ -2,6 +2,8 @@
 # `hookstream dev up | status | down` like a user: a stack of its own in a temporary directory
 # (not the one ops/test.sh started), its addresses reachable with psql, redis-cli, curl and kcat,
 # idempotent up and down, and the bad cases: a busy port, missing binaries, a part that fails.
+# deliver runs with keys generated once into D/deliver.secrets (0600, kept across down/up) and
+# `hookstream endpoints` works with nothing but D/env.
 source "$(dirname "$0")/lib.sh"
 tmp=$(mktemp -d)
 cleanup() {
@@ -13,7 +15,7 @@ cleanup() {
 trap cleanup EXIT
 cd "$tmp" || exit 1
 d=$tmp/stack
-parts="broker redis postgres registry"
+parts="broker redis postgres registry ingest deliver"
 
 # alive PID: the process exists and is not a zombie waiting for a parent that does not reap
 alive() { [ -r "/proc/$1/stat" ] && [ "$(sed 's/.*) //' "/proc/$1/stat" | cut -c1)" != Z ]; }
@@ -33,15 +35,27 @@ expect_rc 0 "dev up" -- "$HOOKSTREAM" dev up --dir "$d"
 for want in "kafka bootstrap +127\.0\.0\.1:[0-9]+" "postgresql://postgres@127\.0\.0\.1:[0-9]+/hookstream" \
     "redis://127\.0\.0\.1:[0-9]+" "schema registry +http://127\.0\.0\.1:[0-9]+" \
     "http://127\.0\.0\.1:[0-9]+/metrics \(registry\)" "http://127\.0\.0\.1:[0-9]+/metrics \(broker\)" \
+    "deliver admin API +http://127\.0\.0\.1:[0-9]+" "http://127\.0\.0\.1:[0-9]+/metrics \(deliver\)" \
+    "deliver +ready in .*new master key and tokens in deliver\.secrets" \
     "source $d/env" "hookstream dev down"; do
     expect_match "$OUT" "$want" "up prints /$want/"
 done
 for p in $parts; do expect_match "$OUT" "  $p +ready in" "up reports $p ready"; done
 [ -f "$d/env" ] && pass "env written" || fail "no $d/env"
-for var in HS_KAFKA_BROKERS HS_POSTGRES_DSN HS_REDIS_URL HS_REGISTRY_URL HS_BROKER_CONTROL_URL; do
+for var in HS_KAFKA_BROKERS HS_POSTGRES_DSN HS_REDIS_URL HS_REGISTRY_URL HS_BROKER_CONTROL_URL \
+    HS_WEBHOOKS_URL HS_DELIVER_URL HS_DELIVER_TOKEN; do
     expect_match "$(cat "$d/env")" "^export $var=" "env exports $var"
 done
 
+[ "$(stat -c %a "$d/env")" = 600 ] && pass "env (it holds the admin token) is 0600" ||
+    fail "env mode $(stat -c %a "$d/env")"
+[ "$(stat -c %a "$d/deliver.secrets")" = 600 ] && pass "deliver.secrets is 0600" ||
+    fail "deliver.secrets mode $(stat -c %a "$d/deliver.secrets")"
+secrets=$(cat "$d/deliver.secrets")
+expect_match "$secrets" "^master_key=[0-9a-f]{64}$" "a 32-byte master key"
+key=$(sed -n 's/^master_key=//p' "$d/deliver.secrets")
+grep -q "$key" "/proc/$(cat "$d/run/deliver.pid")/cmdline" && fail "the master key is on a command line" ||
+    pass "the master key is not on deliver's command line"
 expect_rc 0 "status with everything up" -- "$HOOKSTREAM" dev status --dir "$d"
 for p in $parts; do expect_match "$OUT" "^$p +[0-9]+ +ready " "status shows $p ready"; done
 
@@ -76,6 +90,14 @@ before=$(pids)
     expect_rc 0 "broker control healthz" -- curl -sf "$HS_BROKER_CONTROL_URL/healthz"
     expect_rc 0 "kcat metadata" -- kcat -b "$HS_KAFKA_BROKERS" -L -t hs.events.orders -m 5
     expect_match "$OUT" 'topic "hs\.events\.orders"' "broker has hs.events.orders"
+    expect_rc 0 "deliver readyz" -- curl -sf "$HS_DELIVER_URL/readyz"
+    expect_rc 0 "endpoints list with D/env alone" -- "$HOOKSTREAM" endpoints list
+    expect_match "$OUT" "^ID +STATE +EVENTS +URL" "endpoints list prints its table"
+    expect_rc 0 "endpoints add to a local receiver" -- "$HOOKSTREAM" endpoints add \
+        --url http://127.0.0.1:9/hook --events 'order.*' --json
+    jq -r .id <<<"$OUT" >"$tmp/endpoint"
+    expect_rc 1 "endpoints list with a wrong token" -- "$HOOKSTREAM" endpoints list --token wrong
+    expect_match "$ERR" "401" "a wrong token is refused with 401"
     exit "$E2E_FAILS"
 ) || E2E_FAILS=$?
 
@@ -102,7 +124,20 @@ alive "$sleeper" && pass "foreign process left alone" || fail "down killed a pro
 # --- up again: the Postgres cluster is kept ---
 expect_rc 0 "up again" -- "$HOOKSTREAM" dev up --dir "$d"
 if grep -q initdb <<<"$OUT"; then fail "initdb ran again"; else pass "cluster reused"; fi
+if grep -q "new master key" <<<"$OUT"; then fail "deliver secrets made again"; else
+    pass "deliver secrets reused"; fi
+[ "$(cat "$d/deliver.secrets")" = "$secrets" ] && pass "deliver.secrets unchanged" ||
+    fail "deliver.secrets changed across down/up"
 expect_rc 0 "table survived" -- bash -c "source '$d/env' && psql -tAc 'SELECT 1 FROM dev_stack_probe LIMIT 1' \"\$HS_POSTGRES_DSN\""
+expect_rc 0 "the endpoint survived with its token" -- bash -c "source '$d/env' && '$HOOKSTREAM' endpoints show $(cat "$tmp/endpoint")"
+expect_match "$OUT" "127\.0\.0\.1:9/hook" "endpoint shown after down/up"
+# A damaged secrets file stops up (new keys would orphan the endpoints' encrypted secrets).
+expect_rc 0 "down before damaging the secrets" -- "$HOOKSTREAM" dev down --dir "$d"
+sed -i 's/^master_key=.*/master_key=short/' "$d/deliver.secrets"
+expect_rc 1 "up with a damaged deliver.secrets" -- "$HOOKSTREAM" dev up --dir "$d"
+expect_match "$ERR" "deliver\.secrets: master_key is missing or not 64 lowercase hex digits" \
+    "the damaged file and field are named"
+expect_rc 3 "nothing left running after the damaged secrets" -- "$HOOKSTREAM" dev status --dir "$d"
 expect_rc 0 "down --purge" -- "$HOOKSTREAM" dev down --purge --dir "$d"
 [ ! -e "$d" ] && pass "purge removed the directory" || fail "$d still exists"
 mkdir -p "$tmp/notours" && touch "$tmp/notours/keep"
