@@ -218,3 +218,26 @@ int hs_envelope_valid_traceparent(const char *s) {
     if (v00) return len == 55;
     return len == 55 || s[55] == '-';
 }
+
+int64_t hs_envelope_time_ms(const char *s) {
+    struct tm tm = {0};
+    if (!hs_envelope_valid_time(s)) return -1;
+    if (sscanf(s, "%4d-%2d-%2d%*1[Tt ]%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+               &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    int64_t ms = (int64_t)timegm(&tm) * 1000;
+    const char *p = s + 19;
+    if (*p == '.') {
+        int64_t scale = 100;
+        for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10)
+            ms += (*p - '0') * scale;
+    }
+    if (*p == '+' || *p == '-') {
+        int hh = 0, mm = 0;
+        sscanf(p + 1, "%2d:%2d", &hh, &mm);
+        ms -= (*p == '+' ? 1 : -1) * (int64_t)(hh * 60 + mm) * 60000;
+    }
+    return ms;
+}

@@ -6,6 +6,7 @@
 #define HS_ENVELOPE_H
 
 #include <librdkafka/rdkafka.h>
+#include <stdint.h>
 
 #include "hs_err.h"
 
@@ -39,6 +40,10 @@ hs_err_t hs_envelope_parse(const rd_kafka_headers_t *hdrs, hs_envelope_t *ev, ch
 /* Returns 1 when s is an RFC 3339 timestamp ("2024-05-01T12:00:00.123Z", offsets allowed),
  * else 0; used by produce to check ce_time. */
 int hs_envelope_valid_time(const char *s);
+
+/* Returns the unix milliseconds of an RFC 3339 timestamp ("2024-05-01T12:00:00.123+02:00"), or
+ * -1 when s is not one. */
+int64_t hs_envelope_time_ms(const char *s);
 
 /* Returns 1 when s is a W3C traceparent "00-<32 hex>-<16 hex>-<2 hex>" with non-zero ids, else 0.
  */

@@ -108,30 +108,6 @@ static int64_t now_ms(void) {
 
 /* ---- positions ---------------------------------------------------------------------------- */
 
-/* "2024-05-01T12:00:00.123+02:00" → unix ms; -1 when not RFC 3339. */
-static int64_t parse_rfc3339(const char *s) {
-    struct tm tm = {0};
-    if (!hs_envelope_valid_time(s)) return -1;
-    if (sscanf(s, "%4d-%2d-%2d%*1[Tt ]%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-               &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
-        return -1;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    int64_t ms = (int64_t)timegm(&tm) * 1000;
-    const char *p = s + 19;
-    if (*p == '.') {
-        int64_t scale = 100;
-        for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10)
-            ms += (*p - '0') * scale;
-    }
-    if (*p == '+' || *p == '-') {
-        int hh = 0, mm = 0;
-        sscanf(p + 1, "%2d:%2d", &hh, &mm);
-        ms -= (*p == '+' ? 1 : -1) * (int64_t)(hh * 60 + mm) * 60000;
-    }
-    return ms;
-}
-
 /* "30s", "10m", "2h", "1d", "500ms" → milliseconds; -1 when malformed. */
 static int64_t parse_duration(const char *s) {
     static const struct {
@@ -170,7 +146,7 @@ static int parse_position(consume_t *c) {
     } else if (!errno && end != c->from && !*end && v >= 0) {
         c->pos = v >= UNIX_MS_MIN ? POS_TIME : POS_OFFSET;
         c->pos_value = v;
-    } else if ((c->pos_value = parse_rfc3339(c->from)) >= 0) {
+    } else if ((c->pos_value = hs_envelope_time_ms(c->from)) >= 0) {
         c->pos = POS_TIME;
     } else {
         return say(-1,

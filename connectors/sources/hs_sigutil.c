@@ -1,5 +1,7 @@
 #include "hs_sigutil.h"
 
+#include "hs_b64.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -94,34 +96,11 @@ long hs_sig_hex_decode(const char *in, size_t n, unsigned char *out, size_t out_
 }
 
 size_t hs_sig_b64_encode(const unsigned char *in, size_t n, char *out, size_t out_size) {
-    if (n > (size_t)1 << 30 || out_size < (n + 2) / 3 * 4 + 1) return 0;
-    return (size_t)EVP_EncodeBlock((unsigned char *)out, in, (int)n);
-}
-
-static int b64_char(char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
-           c == '/';
+    return hs_b64_encode(in, n, out, out_size);
 }
 
 long hs_sig_b64_decode(const char *in, size_t n, unsigned char *out, size_t out_size) {
-    if (n % 4 || n > (size_t)1 << 30) return -1;
-    size_t pad = 0;
-    while (pad < 2 && pad < n && in[n - 1 - pad] == '=')
-        pad++;
-    for (size_t i = 0; i < n - pad; i++)
-        if (!b64_char(in[i])) return -1;
-    size_t len = n / 4 * 3 - pad;
-    if (len > out_size) return -1;
-    if (n == 0) return 0;
-    /* EVP_DecodeBlock writes whole 3-byte groups, padding included, so the last group goes
-     * through a scratch buffer and only its real bytes reach out. */
-    size_t head = n - 4;
-    unsigned char last[3];
-    if (head && EVP_DecodeBlock(out, (const unsigned char *)in, (int)head) != (int)(head / 4 * 3))
-        return -1;
-    if (EVP_DecodeBlock(last, (const unsigned char *)in + head, 4) != 3) return -1;
-    memcpy(out + head / 4 * 3, last, 3 - pad);
-    return (long)len;
+    return hs_b64_decode(in, n, out, out_size);
 }
 
 int hs_sig_equal(const void *a, size_t alen, const void *b, size_t blen) {
