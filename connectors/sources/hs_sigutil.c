@@ -1,7 +1,5 @@
 #include "hs_sigutil.h"
 
-#include "hs_b64.h"
-
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,6 +7,8 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+
+#include "hs_b64.h"
 
 static const struct {
     const char *name;
