@@ -1,8 +1,9 @@
 /* `hookstream replay --group G --topic T --to-offset N | --to-time T | --by-duration D`:
  * rewinds (or forwards) a consumer group's committed offsets on one topic. The group must have
- * no active member consuming T: the command joins G itself and only commits when it was given
- * every partition of T. With --force it asks the running members to seek themselves through a
- * control message on hs.control instead. */
+ * no active member: the command joins G itself, subscribed to every topic, and only commits when
+ * it was given every partition of every topic (any other member would keep a share). With --force
+ * it asks the running members to seek themselves through a control message on hs.control instead.
+ */
 #include "replay_group.h"
 
 #include <inttypes.h>
@@ -61,7 +62,21 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
 }
 
-/* Joins the group; commits target when this member got all parts partitions of the topic. */
+#define EVERY_TOPIC "^[^_].*" /* every topic but the broker's internal ones */
+
+/* Counts the partitions of the topics EVERY_TOPIC matches. */
+static int every_partition(rd_kafka_t *rk, int timeout_ms) {
+    const struct rd_kafka_metadata *md;
+    if (rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms)) return -1;
+    int n = 0;
+    for (int i = 0; i < md->topic_cnt; i++)
+        if (md->topics[i].topic[0] != '_' && !md->topics[i].err) n += md->topics[i].partition_cnt;
+    rd_kafka_metadata_destroy(md);
+    return n;
+}
+
+/* Joins the group subscribed to every topic; commits target when this member got every
+ * partition, that is when no other member is active. */
 static int commit_as_member(const hs_config_t *cfg, const replay_group_t *r, int parts,
                             const int64_t *target) {
     char err[512];
@@ -73,8 +88,9 @@ static int commit_as_member(const hs_config_t *cfg, const replay_group_t *r, int
     rd_kafka_conf_set(conf, "enable.auto.commit", "false", NULL, 0);
     rd_kafka_t *rk = hs_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
     if (!rk) return say(1, "%s%s", err, "");
+    int all = every_partition(rk, (int)hs_config_int(cfg, "kafka.timeout_ms"));
     rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(sub, r->topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_topic_partition_list_add(sub, EVERY_TOPIC, RD_KAFKA_PARTITION_UA);
     rd_kafka_subscribe(rk, sub);
     rd_kafka_topic_partition_list_destroy(sub);
     struct timespec t0, t;
@@ -86,12 +102,12 @@ static int commit_as_member(const hs_config_t *cfg, const replay_group_t *r, int
     } while (pr.assigned == 0 &&
              (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < JOIN_TIMEOUT_MS);
     int rc = 0;
-    if (pr.assigned < parts) {
+    if (all < 0 || pr.assigned < all) {
         char got[64];
-        snprintf(got, sizeof got, "%d of %d", pr.assigned, parts);
+        snprintf(got, sizeof got, "%d of %d", pr.assigned, all);
         rc = say(1,
-                 "group %s has active members consuming this topic (joining it gave %s "
-                 "partitions): stop them first, or use --force to have them seek themselves",
+                 "group %s has active members (joining it gave %s partitions): stop them "
+                 "first, or use --force to have them seek themselves",
                  r->group, got);
     } else {
         rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(parts);
