@@ -127,6 +127,9 @@ const hs_config_key_t hs_config_keys[] = {
      "attempt log keeps its first 1 KiB)."},
     {"deliver.max_in_flight", HS_CFG_INT, "16", "1..10000",
      "Concurrent deliveries per endpoint (bulkhead) unless the endpoint sets max_in_flight."},
+    {"deliver.queue_wait_ms", HS_CFG_INT, "1000", "10..600000",
+     "A delivery that waited this long for its endpoint's slot or token goes to a retry tier, so "
+     "a slow endpoint never holds a partition (ordered endpoints wait instead)."},
     {"deliver.max_connections", HS_CFG_INT, "256", "1..100000",
      "Concurrent deliveries in total (libcurl multi)."},
     {"deliver.breaker_failure_pct", HS_CFG_INT, "50", "1..100",

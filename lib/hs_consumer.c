@@ -16,6 +16,7 @@
 #include "hs_log.h"
 
 #define POLL_MAX_MS 100
+#define FETCH_WAIT_MS "10"
 
 /* @locality: dispatch thread; the list links and identity fields are also read by
  * hs_consumer_seek under c->mtx. */
@@ -28,6 +29,7 @@ struct cpart {
     int full, due, paused; /* paused = what librdkafka was told: full || due */
     int revoking;          /* no new dispatches: the partition is being given up */
     int64_t due_at_ms;
+    int gauge; /* the count consumer_in_flight last showed, -1 none: set only on change */
     cpart_t *next;
 };
 
@@ -49,6 +51,10 @@ static cpart_t *part_find(hs_consumer_t *c, const char *topic, int32_t partition
 }
 
 static void part_gauge(hs_consumer_t *c, cpart_t *p) {
+    /* Called per message and per partition on every completion: skip the label lookup unless
+     * the value moved. */
+    if (p->gauge == p->count) return;
+    p->gauge = p->count;
     char pb[16];
     snprintf(pb, sizeof pb, "%d", (int)p->partition);
     const char *lv[] = {c->service, p->topic, pb};
@@ -82,6 +88,7 @@ static void part_add(hs_consumer_t *c, const char *topic, int32_t partition) {
         abort();
     p->partition = partition;
     p->tier = part_tier(c, topic);
+    p->gauge = -1;
     pthread_mutex_lock(&c->mtx);
     p->next = c->parts;
     c->parts = p;
@@ -493,9 +500,29 @@ void hs_consumer_parts_free(hs_consumer_t *c) {
     }
 }
 
+static hs_err_t sets_fetch_wait(const char *name, const char *value, const char *origin,
+                                void *opaque) {
+    (void)value;
+    (void)origin;
+    if (strcmp(name, "fetch.wait.max.ms") == 0) *(int *)opaque = 1;
+    return HS_OK;
+}
+
 rd_kafka_conf_t *hs_consumer_conf(hs_consumer_t *c, char *errstr, size_t n) {
     rd_kafka_conf_t *conf = hs_kafka_consumer_conf(c->cfg, c->group, errstr, n);
     if (!conf) return NULL;
+    /* A broker answers one fetch per connection at a time and holds it up to fetch.wait.max.ms
+     * when its partitions have nothing new (librdkafka's default is 500 ms). A partition resumed
+     * after its window drained can only be fetched once that fetch returns, so a long wait
+     * stalls it: at 500 ms a backlog drained at a quarter of the speed. Unless the kafka
+     * pass-through sets it, the runtime waits at most FETCH_WAIT_MS. */
+    int user_set = 0;
+    hs_config_kafka_each(c->cfg, sets_fetch_wait, &user_set);
+    if (!user_set &&
+        rd_kafka_conf_set(conf, "fetch.wait.max.ms", FETCH_WAIT_MS, errstr, n) != RD_KAFKA_CONF_OK) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
     char iv[32];
     snprintf(iv, sizeof iv, "%d", (int)hs_config_int(c->cfg, "consumer.stats_interval_ms"));
     if (rd_kafka_conf_set(conf, "statistics.interval.ms", iv, errstr, n) != RD_KAFKA_CONF_OK) {

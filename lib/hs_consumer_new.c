@@ -12,22 +12,22 @@
 #include "hs_log.h"
 
 static void metrics_register(hs_consumer_t *c) {
-    c->m_msgs = hs_metrics_counter("consumer_messages_total",
+    c->m_msgs = hs_metrics_counter("hs_consumer_messages_total",
                                    "Messages finished by the consumer runtime, by outcome.",
                                    "service,topic,outcome");
-    c->m_seconds = hs_metrics_histogram("consumer_handler_seconds",
+    c->m_seconds = hs_metrics_histogram("hs_consumer_handler_seconds",
                                         "Time from handler call to the message being finished.",
                                         "service,topic,outcome", NULL, 0);
-    c->m_inflight = hs_metrics_gauge("consumer_in_flight",
+    c->m_inflight = hs_metrics_gauge("hs_consumer_in_flight",
                                      "Messages in a partition's window (running or waiting).",
                                      "service,topic,partition");
-    c->m_lag = hs_metrics_gauge("consumer_lag", "Messages behind the partition's end (librdkafka).",
+    c->m_lag = hs_metrics_gauge("hs_consumer_lag", "Messages behind the partition's end (librdkafka).",
                                 "service,topic,partition");
-    c->m_rebalances = hs_metrics_counter("consumer_rebalances_total",
+    c->m_rebalances = hs_metrics_counter("hs_consumer_rebalances_total",
                                          "Rebalance events by kind (assign, revoke, lost).",
                                          "service,kind");
     c->m_handoff_fail = hs_metrics_counter(
-        "consumer_handoff_failures_total",
+        "hs_consumer_handoff_failures_total",
         "Produces of retry/DLQ copies that failed and were sent again.", "service,topic");
 }
 

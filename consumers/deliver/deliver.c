@@ -113,7 +113,10 @@ static hs_err_t open_parts(deliver_t *d, char *errstr, size_t n) {
         .open_ms = hs_config_int(cfg, "deliver.breaker_open_ms"),
         .half_open_probes = 1};
     d->default_max_in_flight = (int)hs_config_int(cfg, "deliver.max_in_flight");
-    d->queue_bound = (size_t)d->default_max_in_flight * 4;
+    /* Every message of every partition's window may wait for the same endpoint: only past that
+     * does an endpoint's surplus go to a retry tier. */
+    d->queue_bound = (size_t)hs_config_int(cfg, "consumer.window") * 64;
+    d->queue_wait_ms = hs_config_int(cfg, "deliver.queue_wait_ms");
     if (!(d->store = deliver_store_new(hs_config_str(cfg, "postgres.dsn"), &d->key, 4, errstr, n)))
         return HS_ERR_UNAVAILABLE;
     deliver_store_attempt_queue_set(d->store, (size_t)hs_config_int(cfg, "deliver.attempt_queue"));

@@ -84,7 +84,8 @@ struct deliver {
     hs_backoff_t default_policy;
     hs_breaker_opts_t breaker_opts;
     int default_max_in_flight;
-    size_t queue_bound; /* jobs an endpoint may hold waiting before they go to a retry tier */
+    size_t queue_bound;    /* jobs an endpoint may hold waiting before they go to a retry tier */
+    int64_t queue_wait_ms; /* ... and how long one may wait there */
 
     pthread_mutex_t eps_mtx; /* @locks: eps, version */
     deliver_ep_t *eps;

@@ -345,13 +345,38 @@ static void pump(deliver_t *d, deliver_ep_t *ep) {
     }
 }
 
+/* Hands the jobs that waited too long for ep to a retry tier: a message waiting in an endpoint's
+ * queue holds its partition's window, and a slow endpoint must not hold it for the others.
+ * Ordered jobs stay (waiting is their point). */
+static void expire(deliver_t *d, deliver_ep_t *ep) {
+    int64_t oldest = now_ms() - d->queue_wait_ms;
+    for (;;) {
+        pthread_mutex_lock(&ep->mtx);
+        deliver_job_t *j = ep->head;
+        if (j && (j->ordered || !j->ev->msg || j->queued_ms > oldest)) j = NULL;
+        if (j) {
+            ep->head = j->next;
+            if (!ep->head) ep->tail = NULL;
+            ep->queued--;
+        }
+        pthread_mutex_unlock(&ep->mtx);
+        if (!j) return;
+        handoff(j, HS_CONSUMER_RETRY, d->queue_wait_ms, j->attempt - 1, "endpoint_busy",
+                "waited too long for the endpoint's in-flight limit or rate limit");
+        job_finish(j);
+    }
+}
+
 void deliver_pump_all(deliver_t *d) {
     pthread_mutex_lock(&d->eps_mtx);
     deliver_ep_t *first = d->eps;
     pthread_mutex_unlock(&d->eps_mtx);
     /* The list only grows at its head, so walking from a snapshot of the head is safe. */
-    for (deliver_ep_t *ep = first; ep; ep = ep->next)
-        if (ep->head) pump(d, ep);
+    for (deliver_ep_t *ep = first; ep; ep = ep->next) {
+        if (!ep->head) continue;
+        expire(d, ep);
+        pump(d, ep);
+    }
 }
 
 void deliver_job_start(deliver_job_t *job) {

@@ -503,14 +503,14 @@ deliver_sender_t *deliver_sender_new(const deliver_sender_opts_t *o, char *errst
     curl_multi_setopt(s->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, maxc);
     curl_multi_setopt(s->multi, CURLMOPT_MAX_HOST_CONNECTIONS, maxc);
     curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, maxc);
-    s->m_requests = hs_metrics_counter("deliver_http_requests_total",
+    s->m_requests = hs_metrics_counter("hs_deliver_http_requests_total",
                                        "Outbound webhook HTTP requests by status class or "
                                        "network error",
                                        "code_class");
-    s->m_seconds = hs_metrics_histogram("deliver_http_seconds",
+    s->m_seconds = hs_metrics_histogram("hs_deliver_http_seconds",
                                         "Outbound webhook HTTP request duration", NULL, NULL, 0);
     s->m_in_flight =
-        hs_metrics_gauge("deliver_http_in_flight", "Outbound webhook HTTP requests running", NULL);
+        hs_metrics_gauge("hs_deliver_http_in_flight", "Outbound webhook HTTP requests running", NULL);
     int rc = pthread_create(&s->thread, NULL, run, s);
     if (rc) {
         sender_free(s);

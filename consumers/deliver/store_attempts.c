@@ -297,11 +297,11 @@ attempt_writer_t *attempt_writer_new(const char *dsn, char *errstr, size_t n) {
     }
     w->max_rows = DEFAULT_QUEUE_ROWS;
     w->m_dropped =
-        hs_metrics_counter("deliver_attempt_log_dropped_total",
+        hs_metrics_counter("hs_deliver_attempt_log_dropped_total",
                            "Attempt-log rows dropped: queue full or batch refused", NULL);
-    w->m_written = hs_metrics_counter("deliver_attempt_log_written_total",
+    w->m_written = hs_metrics_counter("hs_deliver_attempt_log_written_total",
                                       "Attempt-log rows written to Postgres", NULL);
-    w->m_batch = hs_metrics_gauge("deliver_attempt_log_batch_rows",
+    w->m_batch = hs_metrics_gauge("hs_deliver_attempt_log_batch_rows",
                                   "Rows of the latest attempt-log batch (queue depth then)", NULL);
     pthread_mutex_init(&w->mtx, NULL);
     pthread_cond_init(&w->done, NULL);
