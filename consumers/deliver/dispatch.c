@@ -221,6 +221,7 @@ static void gone(deliver_job_t *job, const deliver_result_t *r) {
 
 static void sent(const deliver_result_t *r, void *opaque) {
     deliver_job_t *job = opaque;
+    deliver_t *d = job->d;
     deliver_ep_t *ep = job->ep;
     int ok = r->net == DELIVER_NET_OK && r->status >= 200 && r->status < 300;
     /* 429 means "slower", not "broken": it does not count against the breaker. */
@@ -228,23 +229,24 @@ static void sent(const deliver_result_t *r, void *opaque) {
     pthread_mutex_lock(&ep->mtx);
     ep->in_flight--;
     if (counts) hs_breaker_record(&ep->breaker, ok, now_ms());
-    hs_metric_set(job->d->m_breaker, (const char *[]){ep->id},
+    hs_metric_set(d->m_breaker, (const char *[]){ep->id},
                   (double)hs_breaker_state(&ep->breaker, now_ms()));
     pthread_mutex_unlock(&ep->mtx);
     if (ok) {
         log_attempt(job, "succeeded", r);
         if (job->ev->msg)
-            hs_metric_observe(job->d->m_e2e, NULL, (double)(now_ms() - job->ev->event_ms) / 1000.0);
+            hs_metric_observe(d->m_e2e, NULL, (double)(now_ms() - job->ev->event_ms) / 1000.0);
     } else if (r->net == DELIVER_NET_OK && r->status == 410) {
         gone(job, r);
     } else {
         int honour = r->net == DELIVER_NET_OK && (r->status == 429 || r->status == 503);
+        /* Kept for an in-place retry: the ticker may already have started (and finished) it,
+         * so job is not touched again. */
         if (failed(job, r, honour ? r->retry_after_ms : -1)) {
-            pump(job->d, ep);
+            pump(d, ep);
             return;
         }
     }
-    deliver_t *d = job->d;
     job_finish(job);
     pump(d, ep);
 }
@@ -380,10 +382,13 @@ void deliver_pump_all(deliver_t *d) {
 }
 
 void deliver_job_start(deliver_job_t *job) {
+    /* Once job is on the queue and the lock dropped, another thread's pump may send it and the
+     * sender's callback free it before this thread goes on: job is not read after that. */
+    deliver_t *d = job->d;
     deliver_ep_t *ep = job->ep;
     job->queued_ms = now_ms();
     pthread_mutex_lock(&ep->mtx);
-    int full = ep->queued >= job->d->queue_bound && job->ev->msg && !job->ordered;
+    int full = ep->queued >= d->queue_bound && job->ev->msg && !job->ordered;
     if (!full) {
         job->next = NULL;
         if (ep->tail)
@@ -401,7 +406,7 @@ void deliver_job_start(deliver_job_t *job) {
         job_finish(job);
         return;
     }
-    pump(job->d, ep);
+    pump(d, ep);
 }
 
 /* ---- the consumer handler ----------------------------------------------------------------- */
