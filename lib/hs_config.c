@@ -52,7 +52,8 @@ static int is_section(const char *name, size_t len) {
 hs_config_t *hs_config_new(void) {
     hs_config_t *cfg = calloc(1, sizeof *cfg);
     if (!cfg) return NULL;
-    while (hs_config_keys[cfg->nkeys].key) cfg->nkeys++;
+    while (hs_config_keys[cfg->nkeys].key)
+        cfg->nkeys++;
     cfg->slots = calloc(cfg->nkeys, sizeof *cfg->slots);
     if (!cfg->slots) {
         free(cfg);
@@ -118,18 +119,21 @@ static hs_err_t check_enum(const hs_config_key_t *k, const char *value, char *er
 
 static hs_err_t check_value(const hs_config_key_t *k, const char *value, char *errstr, size_t n) {
     switch (k->type) {
-    case HS_CFG_INT: return check_int(k, value, errstr, n);
-    case HS_CFG_ENUM: return check_enum(k, value, errstr, n);
+    case HS_CFG_INT:
+        return check_int(k, value, errstr, n);
+    case HS_CFG_ENUM:
+        return check_enum(k, value, errstr, n);
     case HS_CFG_BOOL:
         if (!strcmp(value, "true") || !strcmp(value, "false")) return HS_OK;
         return hs_fail(HS_ERR_INVALID, errstr, n, "%s: '%s' is not true or false", k->key, value);
-    case HS_CFG_STR: return HS_OK;
+    case HS_CFG_STR:
+        return HS_OK;
     }
     return HS_OK;
 }
 
-static hs_err_t set_prop(hs_config_t *cfg, const char *name, const char *value,
-                         const char *origin, char *errstr, size_t n) {
+static hs_err_t set_prop(hs_config_t *cfg, const char *name, const char *value, const char *origin,
+                         char *errstr, size_t n) {
     for (size_t i = 0; i < cfg->nprops; i++) {
         if (strcmp(cfg->props[i].name, name) == 0) {
             slot_put(&cfg->props[i].v, value, origin);
@@ -137,8 +141,8 @@ static hs_err_t set_prop(hs_config_t *cfg, const char *name, const char *value,
         }
     }
     if (cfg->nprops == MAX_PROPS)
-        return hs_fail(HS_ERR_TOO_LARGE, errstr, n, "kafka.%s: more than %d kafka properties",
-                       name, MAX_PROPS);
+        return hs_fail(HS_ERR_TOO_LARGE, errstr, n, "kafka.%s: more than %d kafka properties", name,
+                       MAX_PROPS);
     prop_t *p = &cfg->props[cfg->nprops++];
     p->name = strdup(name);
     slot_put(&p->v, value, origin);
@@ -199,7 +203,8 @@ hs_err_t hs_config_kafka_each(const hs_config_t *cfg, hs_config_prop_fn fn, void
  * "kafka.linger.ms" because librdkafka property names use dots where env names use '_'. */
 static int env_to_key(const char *name, size_t name_len, char *key, size_t size) {
     if (name_len + 1 > size) return -1;
-    for (size_t i = 0; i < name_len; i++) key[i] = (char)tolower((unsigned char)name[i]);
+    for (size_t i = 0; i < name_len; i++)
+        key[i] = (char)tolower((unsigned char)name[i]);
     key[name_len] = 0;
     char *us = strchr(key, '_');
     if (!us || us == key || !us[1]) return -1;
@@ -236,7 +241,8 @@ static void diag_output(struct fy_diag *diag, void *user, const char *buf, size_
     (void)diag;
     diag_capture_t *cap = user;
     if (cap->first[0]) return;
-    while (len && (buf[len - 1] == '\n' || buf[len - 1] == ' ')) len--;
+    while (len && (buf[len - 1] == '\n' || buf[len - 1] == ' '))
+        len--;
     snprintf(cap->first, sizeof cap->first, "%.*s", (int)len, buf);
 }
 
@@ -257,8 +263,8 @@ static hs_err_t load_section(hs_config_t *cfg, const char *path, const char *sec
         char key[256], origin[300], msg[256];
         snprintf(key, sizeof key, "%s.%s", section, name ? name : "?");
         if (!name || !v || !fy_node_is_scalar(v))
-            return hs_fail(HS_ERR_INVALID, errstr, n, "%s:%d: %s: expected a scalar value",
-                           path, line, key);
+            return hs_fail(HS_ERR_INVALID, errstr, n, "%s:%d: %s: expected a scalar value", path,
+                           line, key);
         snprintf(origin, sizeof origin, "%s:%d", path, line);
         const char *value = fy_node_get_scalar0(v);
         hs_err_t err = hs_config_set(cfg, key, value ? value : "", origin, msg, sizeof msg);
@@ -267,8 +273,8 @@ static hs_err_t load_section(hs_config_t *cfg, const char *path, const char *sec
     return HS_OK;
 }
 
-static hs_err_t load_root(hs_config_t *cfg, const char *path, struct fy_node *root,
-                          char *errstr, size_t n) {
+static hs_err_t load_root(hs_config_t *cfg, const char *path, struct fy_node *root, char *errstr,
+                          size_t n) {
     if (!root) return HS_OK; /* an empty file sets nothing */
     if (!fy_node_is_mapping(root))
         return hs_fail(HS_ERR_INVALID, errstr, n, "%s:1: expected a mapping of sections", path);
@@ -289,8 +295,8 @@ static hs_err_t load_root(hs_config_t *cfg, const char *path, struct fy_node *ro
                            name ? name : "?");
         if (!v || fy_node_is_null(v)) continue;
         if (!fy_node_is_mapping(v))
-            return hs_fail(HS_ERR_INVALID, errstr, n, "%s:%d: %s: expected a mapping of keys",
-                           path, line, name);
+            return hs_fail(HS_ERR_INVALID, errstr, n, "%s:%d: %s: expected a mapping of keys", path,
+                           line, name);
         hs_err_t err = load_section(cfg, path, name, v, errstr, n);
         if (err) return err;
     }
@@ -312,8 +318,10 @@ static int first_bad_line(const unsigned char *p, size_t len) {
             i++;
             continue;
         }
-        size_t need = c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2
-                    : c >= 0xf0 && c <= 0xf4 ? 3 : 0;
+        size_t need = c >= 0xc2 && c <= 0xdf   ? 1
+                      : c >= 0xe0 && c <= 0xef ? 2
+                      : c >= 0xf0 && c <= 0xf4 ? 3
+                                               : 0;
         if (!need || i + need >= len) return line;
         unsigned cp = c & (0x3f >> need);
         for (size_t k = 1; k <= need; k++) {
@@ -395,10 +403,14 @@ hs_err_t hs_config_load_file(hs_config_t *cfg, const char *path, char *errstr, s
 
 static const char *type_name(const hs_config_key_t *k) {
     switch (k->type) {
-    case HS_CFG_INT: return "int";
-    case HS_CFG_BOOL: return "bool";
-    case HS_CFG_ENUM: return "enum";
-    case HS_CFG_STR: break;
+    case HS_CFG_INT:
+        return "int";
+    case HS_CFG_BOOL:
+        return "bool";
+    case HS_CFG_ENUM:
+        return "enum";
+    case HS_CFG_STR:
+        break;
     }
     return "string";
 }
@@ -424,15 +436,18 @@ void hs_config_doc_write(FILE *out) {
           "postgres:\n  dsn: postgresql://127.0.0.1:5432/hookstream\n```\n",
           out);
     fputs("\nStructured sections, documented with the service that reads them:", out);
-    for (size_t i = 0; hs_config_trees[i]; i++) fprintf(out, " `%s:`", hs_config_trees[i]);
+    for (size_t i = 0; hs_config_trees[i]; i++)
+        fprintf(out, " `%s:`", hs_config_trees[i]);
     fputs("\n", out);
     char section[64] = "";
     for (const hs_config_key_t *k = hs_config_keys; k->key; k++) {
         size_t slen = (size_t)(strchr(k->key, '.') - k->key);
         if (strlen(section) != slen || strncmp(section, k->key, slen) != 0) {
             snprintf(section, sizeof section, "%.*s", (int)slen, k->key);
-            fprintf(out, "\n## %s\n\n| key | type | default | env | description |\n"
-                         "|---|---|---|---|---|\n", section);
+            fprintf(out,
+                    "\n## %s\n\n| key | type | default | env | description |\n"
+                    "|---|---|---|---|---|\n",
+                    section);
         }
         char env[128], choices[256] = "";
         env_name(k->key, env, sizeof env);

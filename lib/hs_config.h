@@ -19,7 +19,7 @@ typedef enum { HS_CFG_STR, HS_CFG_INT, HS_CFG_BOOL, HS_CFG_ENUM } hs_config_type
 
 /* One row of the key table. */
 typedef struct {
-    const char *key;     /* "section.name" */
+    const char *key; /* "section.name" */
     hs_config_type_t type;
     const char *def;     /* default as text */
     const char *choices; /* HS_CFG_ENUM: "a|b|c"; HS_CFG_INT: "min..max" or NULL */

@@ -98,7 +98,8 @@ static void part_add(hs_consumer_t *c, const char *topic, int32_t partition) {
 
 /* Drops every message of p's window (they will be redelivered or were seeked over). */
 static void part_clear(hs_consumer_t *c, cpart_t *p) {
-    for (int i = 0; i < p->count; i++) hs_consumer_msg_release(WIN(p, i));
+    for (int i = 0; i < p->count; i++)
+        hs_consumer_msg_release(WIN(p, i));
     p->head = p->count = 0;
     part_gauge(c, p);
 }
@@ -107,7 +108,8 @@ static void part_remove(hs_consumer_t *c, cpart_t *p) {
     part_clear(c, p);
     pthread_mutex_lock(&c->mtx);
     cpart_t **pp = &c->parts;
-    while (*pp != p) pp = &(*pp)->next;
+    while (*pp != p)
+        pp = &(*pp)->next;
     *pp = p->next;
     pthread_mutex_unlock(&c->mtx);
     free(p->win);
@@ -182,7 +184,8 @@ static void drain(hs_consumer_t *c) {
             count_finished(c, m);
         }
         /* advance() may release messages of the list: walk partitions, not the list. */
-        for (cpart_t *p = c->parts; p; p = p->next) advance(c, p);
+        for (cpart_t *p = c->parts; p; p = p->next)
+            advance(c, p);
     }
 }
 
@@ -282,8 +285,7 @@ hs_err_t hs_consumer_seek(hs_consumer_t *c, const char *topic, int32_t partition
     pthread_mutex_unlock(&c->mtx);
     if (!assigned)
         return hs_fail(HS_ERR_NOT_FOUND, errstr, errstr_size,
-                       "partition %s [%d] is not assigned to this consumer", topic,
-                       (int)partition);
+                       "partition %s [%d] is not assigned to this consumer", topic, (int)partition);
     if (!r || !r->topic) abort();
     rd_kafka_queue_yield(c->cq);
     return HS_OK;
@@ -295,7 +297,8 @@ static int unfinished(hs_consumer_t *c, int only_revoking) {
     int n = 0;
     for (cpart_t *p = c->parts; p; p = p->next)
         if (!only_revoking || p->revoking)
-            for (int i = 0; i < p->count; i++) n += WIN(p, i)->state != MSG_FINISHED;
+            for (int i = 0; i < p->count; i++)
+                n += WIN(p, i)->state != MSG_FINISHED;
     return n;
 }
 
@@ -353,16 +356,21 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     rd_kafka_error_t *e = NULL;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         c->assigned_once = 1;
-        for (int i = 0; i < l->cnt; i++) part_add(c, l->elems[i].topic, l->elems[i].partition);
+        for (int i = 0; i < l->cnt; i++)
+            part_add(c, l->elems[i].topic, l->elems[i].partition);
         rebalance_count(c, "assign", l->cnt);
-        if (coop) e = rd_kafka_incremental_assign(rk, l);
-        else rd_kafka_assign(rk, l);
+        if (coop)
+            e = rd_kafka_incremental_assign(rk, l);
+        else
+            rd_kafka_assign(rk, l);
     } else {
         int lost = rd_kafka_assignment_lost(rk);
         rebalance_count(c, lost ? "lost" : "revoke", l->cnt);
         revoke(c, l, lost);
-        if (coop) e = rd_kafka_incremental_unassign(rk, l);
-        else rd_kafka_assign(rk, NULL);
+        if (coop)
+            e = rd_kafka_incremental_unassign(rk, l);
+        else
+            rd_kafka_assign(rk, NULL);
     }
     if (e) {
         hs_log(HS_LOG_ERROR, "consumer assignment failed", "{s:s, s:s}", "service", c->service,
@@ -491,7 +499,8 @@ rd_kafka_t *hs_consumer_producer(hs_consumer_t *c) {
 /* ---- construction ------------------------------------------------------------------------- */
 
 void hs_consumer_parts_free(hs_consumer_t *c) {
-    while (c->parts) part_remove(c, c->parts);
+    while (c->parts)
+        part_remove(c, c->parts);
     while (c->seeks) {
         struct seek_req *r = c->seeks;
         c->seeks = r->next;
@@ -518,8 +527,8 @@ rd_kafka_conf_t *hs_consumer_conf(hs_consumer_t *c, char *errstr, size_t n) {
      * pass-through sets it, the runtime waits at most FETCH_WAIT_MS. */
     int user_set = 0;
     hs_config_kafka_each(c->cfg, sets_fetch_wait, &user_set);
-    if (!user_set &&
-        rd_kafka_conf_set(conf, "fetch.wait.max.ms", FETCH_WAIT_MS, errstr, n) != RD_KAFKA_CONF_OK) {
+    if (!user_set && rd_kafka_conf_set(conf, "fetch.wait.max.ms", FETCH_WAIT_MS, errstr, n) !=
+                         RD_KAFKA_CONF_OK) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }

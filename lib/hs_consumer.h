@@ -25,9 +25,9 @@ typedef enum { HS_CONSUMER_OK = 0, HS_CONSUMER_RETRY, HS_CONSUMER_FAIL } hs_cons
 typedef void (*hs_consumer_handler_fn)(hs_consumer_msg_t *m, void *opaque);
 
 typedef struct {
-    const char *service;           /* metrics/log label, e.g. "deliver" */
-    const char *group;             /* group.id; also names the retry/DLQ topics */
-    const char *const *topics;     /* NULL-terminated; "^regex" entries allowed (librdkafka) */
+    const char *service;       /* metrics/log label, e.g. "deliver" */
+    const char *group;         /* group.id; also names the retry/DLQ topics */
+    const char *const *topics; /* NULL-terminated; "^regex" entries allowed (librdkafka) */
     hs_consumer_handler_fn handler;
     void *opaque;
     int window;                    /* max in-flight messages per partition (0 = config) */
@@ -44,8 +44,8 @@ typedef struct {
 
 /* Returns a new consumer (creates missing retry/DLQ topics, joins nothing yet) or NULL with
  * errstr. cfg borrowed for the consumer's life; opts and the arrays it points to are copied. */
-hs_consumer_t *hs_consumer_new(const hs_config_t *cfg, const hs_consumer_opts_t *opts,
-                               char *errstr, size_t errstr_size);
+hs_consumer_t *hs_consumer_new(const hs_config_t *cfg, const hs_consumer_opts_t *opts, char *errstr,
+                               size_t errstr_size);
 /* Subscribes (main topics + its own retry tiers) and dispatches until hs_consumer_stop; then
  * shuts down gracefully (stop fetching, wait for in-flight work up to the deadline, hand the rest
  * to the first retry tier, store, commit, leave the group). Returns HS_OK after a clean shutdown.

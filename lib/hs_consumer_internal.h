@@ -67,10 +67,10 @@ struct hs_consumer {
     rd_kafka_t *producer; /* handoffs; delivery reports on librdkafka's background thread */
     rd_kafka_queue_t *cq; /* the consumer queue, to wake the dispatch thread */
     atomic_int stopping;
-    int running; /* run() was entered */
+    int running;    /* run() was entered */
     cpart_t *parts; /* assigned partitions; written by the dispatch thread under mtx */
     pthread_mutex_t mtx;
-    pthread_cond_t cond; /* signalled on each completion */
+    pthread_cond_t cond;          /* signalled on each completion */
     hs_consumer_msg_t *completed; /* finished messages the dispatch thread has not seen yet */
     hs_consumer_msg_t *all;       /* every live message, for teardown */
     handoff_t *resend;            /* failed handoffs waiting to be produced again */

@@ -31,7 +31,8 @@ int64_t hs_consumer_now_ms(void) {
 /* ---- lifetime ----------------------------------------------------------------------------- */
 
 static void msg_free(hs_consumer_msg_t *m) {
-    for (size_t i = 0; i < m->nhdr_copies; i++) free(m->hdr_copies[i]);
+    for (size_t i = 0; i < m->nhdr_copies; i++)
+        free(m->hdr_copies[i]);
     free(m->hdr_copies);
     rd_kafka_message_destroy(m->rkm);
     free(m);
@@ -42,8 +43,10 @@ static void msg_free(hs_consumer_msg_t *m) {
 static int unlink_if_unused(hs_consumer_msg_t *m) {
     if (m->in_window || !m->handler_done || m->pending > 0) return 0;
     hs_consumer_t *c = m->c;
-    if (m->prev_all) m->prev_all->next_all = m->next_all;
-    else c->all = m->next_all;
+    if (m->prev_all)
+        m->prev_all->next_all = m->next_all;
+    else
+        c->all = m->next_all;
     if (m->next_all) m->next_all->prev_all = m->prev_all;
     return 1;
 }
@@ -99,7 +102,8 @@ void hs_consumer_msg_release(hs_consumer_msg_t *m) {
     m->in_window = 0;
     if (m->queued) {
         hs_consumer_msg_t **pp = &c->completed;
-        while (*pp && *pp != m) pp = &(*pp)->next_done;
+        while (*pp && *pp != m)
+            pp = &(*pp)->next_done;
         if (*pp) *pp = m->next_done;
         m->queued = 0;
     }
@@ -113,7 +117,8 @@ hs_consumer_msg_t *hs_consumer_completed_take(hs_consumer_t *c) {
     pthread_mutex_lock(&c->mtx);
     hs_consumer_msg_t *l = c->completed;
     c->completed = NULL;
-    for (hs_consumer_msg_t *m = l; m; m = m->next_done) m->queued = 0;
+    for (hs_consumer_msg_t *m = l; m; m = m->next_done)
+        m->queued = 0;
     pthread_mutex_unlock(&c->mtx);
     return l;
 }
@@ -144,10 +149,18 @@ int hs_consumer_handoffs_pending(hs_consumer_t *c) {
 
 /* ---- accessors ---------------------------------------------------------------------------- */
 
-const char *hs_consumer_msg_topic(const hs_consumer_msg_t *m) { return m->topic; }
-int32_t hs_consumer_msg_partition(const hs_consumer_msg_t *m) { return m->partition; }
-int64_t hs_consumer_msg_offset(const hs_consumer_msg_t *m) { return m->offset; }
-int hs_consumer_msg_attempt(const hs_consumer_msg_t *m) { return m->attempt; }
+const char *hs_consumer_msg_topic(const hs_consumer_msg_t *m) {
+    return m->topic;
+}
+int32_t hs_consumer_msg_partition(const hs_consumer_msg_t *m) {
+    return m->partition;
+}
+int64_t hs_consumer_msg_offset(const hs_consumer_msg_t *m) {
+    return m->offset;
+}
+int hs_consumer_msg_attempt(const hs_consumer_msg_t *m) {
+    return m->attempt;
+}
 
 const void *hs_consumer_msg_key(const hs_consumer_msg_t *m, size_t *len) {
     if (len) *len = m->rkm->key_len;
@@ -288,8 +301,10 @@ void hs_consumer_producer_event(rd_kafka_t *rk, rd_kafka_event_t *ev, void *opaq
         while ((rkm = rd_kafka_event_message_next(ev))) {
             handoff_t *h = rkm->_private;
             if (!h) continue; /* a service's own record */
-            if (rkm->err) handoff_failed(h, rd_kafka_err2str(rkm->err));
-            else handoff_acked(h);
+            if (rkm->err)
+                handoff_failed(h, rd_kafka_err2str(rkm->err));
+            else
+                handoff_acked(h);
         }
     }
     rd_kafka_event_destroy(ev);

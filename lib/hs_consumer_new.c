@@ -21,11 +21,12 @@ static void metrics_register(hs_consumer_t *c) {
     c->m_inflight = hs_metrics_gauge("hs_consumer_in_flight",
                                      "Messages in a partition's window (running or waiting).",
                                      "service,topic,partition");
-    c->m_lag = hs_metrics_gauge("hs_consumer_lag", "Messages behind the partition's end (librdkafka).",
-                                "service,topic,partition");
-    c->m_rebalances = hs_metrics_counter("hs_consumer_rebalances_total",
-                                         "Rebalance events by kind (assign, revoke, lost).",
-                                         "service,kind");
+    c->m_lag =
+        hs_metrics_gauge("hs_consumer_lag", "Messages behind the partition's end (librdkafka).",
+                         "service,topic,partition");
+    c->m_rebalances =
+        hs_metrics_counter("hs_consumer_rebalances_total",
+                           "Rebalance events by kind (assign, revoke, lost).", "service,kind");
     c->m_handoff_fail = hs_metrics_counter(
         "hs_consumer_handoff_failures_total",
         "Produces of retry/DLQ copies that failed and were sent again.", "service,topic");
@@ -64,7 +65,8 @@ static hs_err_t opts_copy(hs_consumer_t *c, const hs_consumer_opts_t *o, char *e
         return hs_fail(HS_ERR_INVALID, errstr, n, "consumer needs a group, topics and a handler");
     c->service = strdup(o->service ? o->service : o->group);
     c->group = strdup(o->group);
-    while (o->topics[c->ntopics]) c->ntopics++;
+    while (o->topics[c->ntopics])
+        c->ntopics++;
     c->topics = calloc(c->ntopics + 1, sizeof *c->topics);
     if (!c->service || !c->group || !c->topics) abort();
     for (size_t i = 0; i < c->ntopics; i++)
@@ -81,13 +83,14 @@ static hs_err_t opts_copy(hs_consumer_t *c, const hs_consumer_opts_t *o, char *e
         return hs_fail(HS_ERR_INVALID, errstr, n, "more than %d retry tiers",
                        HS_CONSUMER_MAX_TIERS);
     if (o->n_retry_tiers == 0) {
-        hs_err_t rc = hs_consumer_tiers_parse(hs_config_str(c->cfg, "consumer.retry_tiers"),
-                                              c->tiers_ms, HS_CONSUMER_MAX_TIERS, &c->ntiers,
-                                              errstr, n);
+        hs_err_t rc =
+            hs_consumer_tiers_parse(hs_config_str(c->cfg, "consumer.retry_tiers"), c->tiers_ms,
+                                    HS_CONSUMER_MAX_TIERS, &c->ntiers, errstr, n);
         if (rc != HS_OK) return rc;
     }
     for (size_t i = 0; i < o->n_retry_tiers; i++) {
-        if (o->retry_tiers_ms[i] <= 0 || (i > 0 && o->retry_tiers_ms[i] <= o->retry_tiers_ms[i - 1]))
+        if (o->retry_tiers_ms[i] <= 0 ||
+            (i > 0 && o->retry_tiers_ms[i] <= o->retry_tiers_ms[i - 1]))
             return hs_fail(HS_ERR_INVALID, errstr, n,
                            "retry tiers must be positive and strictly ascending");
         c->tiers_ms[c->ntiers++] = o->retry_tiers_ms[i];
@@ -126,8 +129,8 @@ static hs_err_t clients_new(hs_consumer_t *c, char *errstr, size_t n) {
     return HS_OK;
 }
 
-hs_consumer_t *hs_consumer_new(const hs_config_t *cfg, const hs_consumer_opts_t *opts,
-                               char *errstr, size_t errstr_size) {
+hs_consumer_t *hs_consumer_new(const hs_config_t *cfg, const hs_consumer_opts_t *opts, char *errstr,
+                               size_t errstr_size) {
     hs_consumer_t *c = calloc(1, sizeof *c);
     if (!c) abort();
     c->cfg = cfg;
@@ -163,9 +166,11 @@ void hs_consumer_destroy(hs_consumer_t *c) {
                "{s:s, s:s}", "service", c->service, "group", c->group);
     else if (c->rk)
         rd_kafka_destroy(c->rk);
-    for (size_t i = 0; i < c->ntopics; i++) free(c->topics[i]);
+    for (size_t i = 0; i < c->ntopics; i++)
+        free(c->topics[i]);
     free(c->topics);
-    for (size_t i = 0; i < c->ntiers; i++) free(c->tier_topics[i]);
+    for (size_t i = 0; i < c->ntiers; i++)
+        free(c->tier_topics[i]);
     free(c->dlq_topic);
     free(c->service);
     free(c->group);

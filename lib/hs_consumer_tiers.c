@@ -64,10 +64,12 @@ hs_err_t hs_consumer_tiers_parse(const char *spec, int64_t *tiers_ms, size_t max
     *n = 0;
     const char *p = spec ? spec : "";
     for (;;) {
-        while (*p == ' ') p++;
+        while (*p == ' ')
+            p++;
         size_t len = strcspn(p, ",");
         size_t tl = len;
-        while (tl > 0 && p[tl - 1] == ' ') tl--;
+        while (tl > 0 && p[tl - 1] == ' ')
+            tl--;
         int64_t ms = 0;
         hs_err_t rc = parse_one(p, tl, &ms, errstr, errstr_size);
         if (rc != HS_OK) return rc;

@@ -164,7 +164,9 @@ void hs_http_route(hs_http_server_t *srv, const char *method, const char *patter
     }
 }
 
-void hs_http_set_error_fn(hs_http_server_t *srv, hs_http_error_fn fn) { srv->error_fn = fn; }
+void hs_http_set_error_fn(hs_http_server_t *srv, hs_http_error_fn fn) {
+    srv->error_fn = fn;
+}
 
 void hs_http_set_ready(hs_http_server_t *srv, hs_http_ready_fn fn, void *opaque) {
     srv->ready_fn = fn;

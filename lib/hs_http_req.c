@@ -141,8 +141,10 @@ static match_t route_find(hs_http_req_t *req, char *allow, size_t allow_size) {
 
 /* The server's own error answers, in the shape the service chose (hs_http_set_error_fn). */
 static void respond_error(hs_http_req_t *req, int status, const char *title, const char *detail) {
-    if (req->srv->error_fn) req->srv->error_fn(req, status, title, detail);
-    else hs_http_respond_problem(req, status, title, detail);
+    if (req->srv->error_fn)
+        req->srv->error_fn(req, status, title, detail);
+    else
+        hs_http_respond_problem(req, status, title, detail);
 }
 
 /* Routes the request once its headers are in, answering early what needs no body. */

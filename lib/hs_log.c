@@ -45,8 +45,10 @@ void hs_log(hs_log_level_t level, const char *msg, const char *fields, ...) {
         va_start(ap, fields);
         json_t *extra = json_vpack_ex(&jerr, 0, fields, ap);
         va_end(ap);
-        if (extra) json_object_update(line, extra);
-        else json_object_set_new(line, "log_error", json_string(jerr.text));
+        if (extra)
+            json_object_update(line, extra);
+        else
+            json_object_set_new(line, "log_error", json_string(jerr.text));
         json_decref(extra);
     }
     char *text = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER);

@@ -7,7 +7,9 @@
 
 static _Thread_local char last_sqlstate[6];
 
-const char *hs_pg_last_sqlstate(void) { return last_sqlstate; }
+const char *hs_pg_last_sqlstate(void) {
+    return last_sqlstate;
+}
 
 void hs_pg_describe(const char *dsn, char *out, size_t size) {
     char *perr = NULL;
@@ -15,9 +17,12 @@ void hs_pg_describe(const char *dsn, char *out, size_t size) {
     const char *host = "localhost", *port = "5432", *db = "";
     for (PQconninfoOption *o = opts; o && o->keyword; o++) {
         if (!o->val || !*o->val) continue;
-        if (!strcmp(o->keyword, "host")) host = o->val;
-        else if (!strcmp(o->keyword, "port")) port = o->val;
-        else if (!strcmp(o->keyword, "dbname")) db = o->val;
+        if (!strcmp(o->keyword, "host"))
+            host = o->val;
+        else if (!strcmp(o->keyword, "port"))
+            port = o->val;
+        else if (!strcmp(o->keyword, "dbname"))
+            db = o->val;
     }
     snprintf(out, size, "%s:%s/%s", host, port, db);
     PQconninfoFree(opts);

@@ -29,8 +29,8 @@ const char *hs_pg_last_sqlstate(void);
 /* Migration state of one embedded migration. */
 typedef struct {
     int version;
-    const char *name;   /* "001_registry.sql" (borrowed, static) */
-    int applied;        /* 1 when recorded in schema_migrations */
+    const char *name; /* "001_registry.sql" (borrowed, static) */
+    int applied;      /* 1 when recorded in schema_migrations */
 } hs_pg_migration_t;
 
 /* Applies every embedded migration not yet recorded, in version order, each in one transaction
@@ -41,7 +41,7 @@ hs_err_t hs_pg_migrate(PGconn *conn, int *applied, char *errstr, size_t errstr_s
 
 /* Fills up to max entries with each embedded migration and whether it is applied; returns the
  * count in *n. */
-hs_err_t hs_pg_migrations(PGconn *conn, hs_pg_migration_t *out, size_t max, size_t *n,
-                          char *errstr, size_t errstr_size);
+hs_err_t hs_pg_migrations(PGconn *conn, hs_pg_migration_t *out, size_t max, size_t *n, char *errstr,
+                          size_t errstr_size);
 
 #endif

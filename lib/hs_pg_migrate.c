@@ -20,10 +20,13 @@ static void sha256_hex(const char *text, char out[65]) {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
     EVP_Digest(text, strlen(text), md, &len, EVP_sha256(), NULL);
-    for (unsigned int i = 0; i < len; i++) snprintf(out + 2 * i, 3, "%02x", md[i]);
+    for (unsigned int i = 0; i < len; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
-static int version_of(const char *name) { return (int)strtol(name, NULL, 10); }
+static int version_of(const char *name) {
+    return (int)strtol(name, NULL, 10);
+}
 
 /* Returns the recorded checksum of version (new string, caller frees) or NULL when absent. */
 static hs_err_t recorded(PGconn *conn, int version, char **checksum, char *errstr, size_t n) {
@@ -38,8 +41,8 @@ static hs_err_t recorded(PGconn *conn, int version, char **checksum, char *errst
     return HS_OK;
 }
 
-static hs_err_t apply_one(PGconn *conn, const hs_embedded_file_t *f, const char *sum,
-                          char *errstr, size_t n) {
+static hs_err_t apply_one(PGconn *conn, const hs_embedded_file_t *f, const char *sum, char *errstr,
+                          size_t n) {
     char v[16], msg[512];
     snprintf(v, sizeof v, "%d", version_of(f->path));
     const char *params[] = {v, f->path, sum};
@@ -53,8 +56,10 @@ static hs_err_t apply_one(PGconn *conn, const hs_embedded_file_t *f, const char 
         return hs_fail(HS_ERR_INVALID, errstr, n, "migration %s: %s", f->path, msg);
     }
     PQclear(res);
-    res = hs_pg_query(conn, "INSERT INTO schema_migrations (version, name, checksum) "
-                            "VALUES ($1, $2, $3)", 3, params, errstr, n);
+    res = hs_pg_query(conn,
+                      "INSERT INTO schema_migrations (version, name, checksum) "
+                      "VALUES ($1, $2, $3)",
+                      3, params, errstr, n);
     if (!res) {
         hs_pg_exec(conn, "ROLLBACK", NULL, 0);
         return HS_ERR_UNAVAILABLE;

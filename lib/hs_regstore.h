@@ -65,13 +65,12 @@ hs_err_t hs_regstore_register(hs_regstore_t *s, const char *subject, const char 
 
 /* Finds schema among subject's versions: *out = {"subject","id","version","schema"}.
  * deleted != 0 also searches soft-deleted versions. */
-hs_err_t hs_regstore_lookup(hs_regstore_t *s, const char *subject, const char *schema,
-                            int deleted, json_t **out, int *code, char *errstr,
-                            size_t errstr_size);
+hs_err_t hs_regstore_lookup(hs_regstore_t *s, const char *subject, const char *schema, int deleted,
+                            json_t **out, int *code, char *errstr, size_t errstr_size);
 
 /* *out = sorted array of subjects with a live version (or any version when deleted != 0). */
-hs_err_t hs_regstore_subjects(hs_regstore_t *s, int deleted, json_t **out, int *code,
-                              char *errstr, size_t errstr_size);
+hs_err_t hs_regstore_subjects(hs_regstore_t *s, int deleted, json_t **out, int *code, char *errstr,
+                              size_t errstr_size);
 
 /* *out = ascending array of subject's version numbers. */
 hs_err_t hs_regstore_versions(hs_regstore_t *s, const char *subject, int deleted, json_t **out,

@@ -24,15 +24,16 @@ typedef struct {
 } cli_common_t;
 
 /* Long options every command accepts; put first in a command's option array. */
-#define CLI_COMMON_OPTIONS                                                                       \
-    {"config", required_argument, 0, 'C'}, {"set", required_argument, 0, 'c'},                   \
-        {"help", no_argument, 0, 'h'}
+#define CLI_COMMON_OPTIONS                                                                         \
+    {"config", required_argument, 0, 'C'}, {"set", required_argument, 0, 'c'}, {                   \
+        "help", no_argument, 0, 'h'                                                                \
+    }
 #define CLI_COMMON_SHORT "C:c:h"
 
 /* Text describing the common options, for each command's usage. */
-#define CLI_COMMON_HELP                                                                          \
-    "  -C, --config FILE     YAML configuration (default: $HS_CONFIG or ./hookstream.yaml)\n"     \
-    "  -c, --set KEY=VALUE   override one configuration key (repeatable)\n"                      \
+#define CLI_COMMON_HELP                                                                            \
+    "  -C, --config FILE     YAML configuration (default: $HS_CONFIG or ./hookstream.yaml)\n"      \
+    "  -c, --set KEY=VALUE   override one configuration key (repeatable)\n"                        \
     "  -h, --help            show this help\n"
 
 /* Records a command flag that stands for config key (applied after file and env). */

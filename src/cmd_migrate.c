@@ -12,7 +12,8 @@ static const char usage[] =
     "Running it again applies nothing. A migration changed after it was applied is refused.\n\n"
     "options:\n"
     "      --dsn DSN         Postgres connection string (postgres.dsn)\n"
-    "      --status          list the migrations and whether each is applied; change nothing\n" CLI_COMMON_HELP;
+    "      --status          list the migrations and whether each is applied; change "
+    "nothing\n" CLI_COMMON_HELP;
 
 static int show_status(PGconn *conn) {
     hs_pg_migration_t ms[256];
@@ -28,26 +29,33 @@ static int show_status(PGconn *conn) {
 }
 
 int cmd_migrate(int argc, char **argv) {
-    static const struct option opts[] = {
-        CLI_COMMON_OPTIONS, {"dsn", required_argument, 0, 'd'}, {"status", no_argument, 0, 's'},
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {CLI_COMMON_OPTIONS,
+                                         {"dsn", required_argument, 0, 'd'},
+                                         {"status", no_argument, 0, 's'},
+                                         {0, 0, 0, 0}};
     cli_common_t common = {0};
     int opt, status = 0;
     while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT, opts, NULL)) != -1) {
         if (cli_common_opt(&common, opt, optarg)) continue;
         switch (opt) {
-        case 'h': return fputs(usage, stdout), 0;
-        case 'd': cli_set(&common, "postgres.dsn", optarg); break;
-        case 's': status = 1; break;
-        default: return cli_usage_error("migrate");
+        case 'h':
+            return fputs(usage, stdout), 0;
+        case 'd':
+            cli_set(&common, "postgres.dsn", optarg);
+            break;
+        case 's':
+            status = 1;
+            break;
+        default:
+            return cli_usage_error("migrate");
         }
     }
     if (optind < argc) return cli_usage_error("migrate");
     hs_config_t *cfg = cli_config_load(&common, "migrate");
     char err[512];
-    PGconn *conn = hs_pg_connect(hs_config_str(cfg, "postgres.dsn"),
-                                 (int)hs_config_int(cfg, "postgres.connect_timeout_s"), err,
-                                 sizeof err);
+    PGconn *conn =
+        hs_pg_connect(hs_config_str(cfg, "postgres.dsn"),
+                      (int)hs_config_int(cfg, "postgres.connect_timeout_s"), err, sizeof err);
     hs_config_destroy(cfg);
     if (!conn) {
         fprintf(stderr, "hookstream migrate: %s\n", err);

@@ -509,8 +509,8 @@ deliver_sender_t *deliver_sender_new(const deliver_sender_opts_t *o, char *errst
                                        "code_class");
     s->m_seconds = hs_metrics_histogram("hs_deliver_http_seconds",
                                         "Outbound webhook HTTP request duration", NULL, NULL, 0);
-    s->m_in_flight =
-        hs_metrics_gauge("hs_deliver_http_in_flight", "Outbound webhook HTTP requests running", NULL);
+    s->m_in_flight = hs_metrics_gauge("hs_deliver_http_in_flight",
+                                      "Outbound webhook HTTP requests running", NULL);
     int rc = pthread_create(&s->thread, NULL, run, s);
     if (rc) {
         sender_free(s);

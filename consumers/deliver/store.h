@@ -33,8 +33,8 @@ typedef struct {
     char policy[128];                   /* backoff spec (hs_backoff_parse); "" = config default */
     char *secrets[DELIVER_MAX_SECRETS]; /* owned, decrypted, newest first; only unexpired ones */
     size_t nsecrets;
-    char secret_error[256];             /* why the secrets did not decrypt ("" when they did):
-                                           such an endpoint has none and cannot be signed for */
+    char secret_error[256]; /* why the secrets did not decrypt ("" when they did):
+                               such an endpoint has none and cannot be signed for */
     int64_t created_ms, updated_ms;
 } deliver_endpoint_t;
 

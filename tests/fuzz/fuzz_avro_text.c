@@ -18,8 +18,8 @@ static void check(const hs_avro_schema_t *s, const char *text, size_t size) {
     size_t fast_len = 1, cap = 1, ref_len = 0;
     if (!fast) abort();
     fast[0] = 'x';
-    hs_err_t rc = hs_avro_encode_text(s, text, size, &fast, &fast_len, &cap, NULL, 0, err,
-                                      sizeof err);
+    hs_err_t rc =
+        hs_avro_encode_text(s, text, size, &fast, &fast_len, &cap, NULL, 0, err, sizeof err);
     if (rc != HS_OK) {
         if (rc != HS_ERR_UNSUPPORTED || fast_len != 1 || fast[0] != 'x') abort();
         free(fast);

@@ -20,7 +20,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             if (!hs_config_str(cfg, k->key)) abort();
             if (k->type == HS_CFG_INT) (void)hs_config_int(cfg, k->key);
         }
-        for (size_t i = 0; hs_config_trees[i]; i++) (void)hs_config_tree(cfg, hs_config_trees[i]);
+        for (size_t i = 0; hs_config_trees[i]; i++)
+            (void)hs_config_tree(cfg, hs_config_trees[i]);
     } else if (!err[0]) {
         abort(); /* a failure must say why */
     }

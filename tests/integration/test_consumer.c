@@ -57,8 +57,7 @@ static void setup(void) {
                                "--set", err, sizeof err),
                  HS_OK, "%s", err);
     hs_config_set(cfg, "consumer.stats_interval_ms", "100", "--set", err, sizeof err);
-    hs_config_set(cfg, "kafka.topic.metadata.refresh.interval.ms", "500", "--set", err,
-                  sizeof err);
+    hs_config_set(cfg, "kafka.topic.metadata.refresh.interval.ms", "500", "--set", err, sizeof err);
     /* A restarted member rejoins without waiting out the old member's session. */
     hs_config_set(cfg, "kafka.session.timeout.ms", "6000", "--set", err, sizeof err);
     hs_config_set(cfg, "kafka.heartbeat.interval.ms", "500", "--set", err, sizeof err);
@@ -157,10 +156,12 @@ static int complete_held(void) {
     hs_consumer_msg_t *l[N];
     memcpy(l, st.held, sizeof(void *) * (size_t)n);
     st.nheld = 0;
-    for (int j = 0; j < n; j++) st.ok[value_of(l[j])]++;
+    for (int j = 0; j < n; j++)
+        st.ok[value_of(l[j])]++;
     st.inflight -= n;
     pthread_mutex_unlock(&st.mtx);
-    for (int j = n - 1; j >= 0; j--) hs_consumer_msg_done(l[j], HS_CONSUMER_OK, 0, NULL, NULL);
+    for (int j = n - 1; j >= 0; j--)
+        hs_consumer_msg_done(l[j], HS_CONSUMER_OK, 0, NULL, NULL);
     return n;
 }
 
@@ -180,9 +181,14 @@ static void *run_thread(void *arg) {
 static void start(runner_t *r, int window, int deadline_ms) {
     static const int64_t tiers[] = {50, 200, 5000};
     const char *topics[] = {topic, NULL};
-    hs_consumer_opts_t o = {.service = "test", .group = group, .topics = topics,
-                            .handler = handler, .window = window, .retry_tiers_ms = tiers,
-                            .n_retry_tiers = 3, .shutdown_deadline_ms = deadline_ms};
+    hs_consumer_opts_t o = {.service = "test",
+                            .group = group,
+                            .topics = topics,
+                            .handler = handler,
+                            .window = window,
+                            .retry_tiers_ms = tiers,
+                            .n_retry_tiers = 3,
+                            .shutdown_deadline_ms = deadline_ms};
     r->c = hs_consumer_new(cfg, &o, err, sizeof err);
     cr_assert_not_null(r->c, "%s", err);
     cr_assert_eq(pthread_create(&r->th, NULL, run_thread, r), 0);
@@ -198,7 +204,8 @@ static void finish(runner_t *r) {
 static int count_ok(void) {
     pthread_mutex_lock(&st.mtx);
     int n = 0;
-    for (int i = 0; i < N; i++) n += st.ok[i] > 0;
+    for (int i = 0; i < N; i++)
+        n += st.ok[i] > 0;
     pthread_mutex_unlock(&st.mtx);
     return n;
 }
@@ -206,7 +213,8 @@ static int count_ok(void) {
 #define WAIT_FOR(cond)                                                                             \
     do {                                                                                           \
         int waited_ = 0;                                                                           \
-        while (!(cond) && waited_++ < DEADLINE_S * 100) usleep(10000);                             \
+        while (!(cond) && waited_++ < DEADLINE_S * 100)                                            \
+            usleep(10000);                                                                         \
         cr_assert(cond, "timed out waiting for " #cond);                                           \
     } while (0)
 
@@ -250,8 +258,8 @@ static const char *hdr(rd_kafka_message_t *m, const char *name, char *buf, size_
     rd_kafka_headers_t *h = NULL;
     const void *v;
     size_t len;
-    if (rd_kafka_message_headers(m, &h) ||
-        rd_kafka_header_get_last(h, name, &v, &len) || len >= size)
+    if (rd_kafka_message_headers(m, &h) || rd_kafka_header_get_last(h, name, &v, &len) ||
+        len >= size)
         return NULL;
     memcpy(buf, v, len);
     buf[len] = '\0';
@@ -283,7 +291,8 @@ Test(consumer, keeps_key_order_runs_keys_in_parallel_and_respects_the_window) {
     cr_assert_leq(st.max_inflight, 3);
     cr_assert_gt(st.max_inflight, 1);
     for (int k = 0; k < KEYS; k++)
-        for (int j = 1; j < st.norder[k]; j++) cr_assert_gt(st.order[k][j], st.order[k][j - 1]);
+        for (int j = 1; j < st.norder[k]; j++)
+            cr_assert_gt(st.order[k][j], st.order[k][j - 1]);
     WAIT_FOR(committed(topic) == N);
     finish(&r);
 }
@@ -294,7 +303,8 @@ Test(consumer, retry_tiers_round_trip_with_origin_and_due_time) {
     runner_t r;
     start(&r, 0, 0);
     WAIT_FOR(count_ok() == N);
-    for (int i = 0; i < N; i++) cr_assert_eq(st.attempts[i], 2, "message %d", i);
+    for (int i = 0; i < N; i++)
+        cr_assert_eq(st.attempts[i], 2, "message %d", i);
     cr_assert_eq(st.origin_bad, 0);
     cr_assert_leq(st.late_ms, 0, "a retry was handled %lld ms before due", (long long)st.late_ms);
     char t[128];
@@ -336,7 +346,8 @@ Test(consumer, at_least_once_across_random_failures_and_a_restart) {
     WAIT_FOR(count_ok() >= N / 2);
     finish(&r);
     int64_t c1 = committed(topic);
-    for (int i = 0; i < c1; i++) cr_assert(st.ok[i] || st.attempts[i] >= 1, "offset %d", i);
+    for (int i = 0; i < c1; i++)
+        cr_assert(st.ok[i] || st.attempts[i] >= 1, "offset %d", i);
     start(&r, 8, 0);
     WAIT_FOR(count_ok() == N);
     WAIT_FOR(committed(topic) == N);
@@ -363,15 +374,12 @@ Test(consumer, graceful_stop_hands_unfinished_work_to_the_first_tier) {
 
 Test(consumer, handoffs_survive_produce_errors_and_hold_the_offset_back) {
     produce_all();
-    rd_kafka_mock_push_request_errors(mock, 0 /* Produce */, 8,
-                                      RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
-                                      RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
-                                      RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
-                                      RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
-                                      RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
-                                      RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
-                                      RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
-                                      RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
+    rd_kafka_mock_push_request_errors(
+        mock, 0 /* Produce */, 8, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+        RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+        RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+        RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+        RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
     st.mode = M_FAIL;
     runner_t r;
     start(&r, 0, 0);

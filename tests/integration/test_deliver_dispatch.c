@@ -63,7 +63,9 @@ static void setup(void) {
     d.store = deliver_store_new(dsn, &d.key, 1, err, sizeof err);
     cr_assert(d.store, "%s", err);
     /* Port 1 refuses at once: the job ends quickly with a failed attempt. */
-    deliver_sender_opts_t so = {.max_connections = 4, .timeout_ms = 5000, .connect_timeout_ms = 2000,
+    deliver_sender_opts_t so = {.max_connections = 4,
+                                .timeout_ms = 5000,
+                                .connect_timeout_ms = 2000,
                                 .max_response_bytes = 4096};
     d.sender = deliver_sender_new(&so, err, sizeof err);
     cr_assert(d.sender, "%s", err);
@@ -76,9 +78,11 @@ static void setup(void) {
 
     snprintf(ep.id, sizeof ep.id, "ep_dispatchtest");
     pthread_mutex_init(&ep.mtx, NULL);
-    d.breaker_opts = (hs_breaker_opts_t){
-        .failure_rate = 0.5, .min_requests = 100, .window_ms = 10000, .open_ms = 1000,
-        .half_open_probes = 1};
+    d.breaker_opts = (hs_breaker_opts_t){.failure_rate = 0.5,
+                                         .min_requests = 100,
+                                         .window_ms = 10000,
+                                         .open_ms = 1000,
+                                         .half_open_probes = 1};
     hs_breaker_init(&ep.breaker, &d.breaker_opts);
     hs_bucket_init(&ep.bucket);
     ep.policy = d.default_policy;
@@ -116,7 +120,8 @@ static void pump_elsewhere(void) {
     ep.in_flight = 0;
     pthread_mutex_unlock(&ep.mtx);
     deliver_pump_all(&d);
-    for (int i = 0; i < 1000 && deliver_sender_pending(d.sender) > 0; i++) usleep(5000);
+    for (int i = 0; i < 1000 && deliver_sender_pending(d.sender) > 0; i++)
+        usleep(5000);
 }
 
 Test(deliver_dispatch, queued_job_finished_by_another_thread, .init = setup, .fini = teardown) {

@@ -1,4 +1,5 @@
-/* Migrations against the stack's Postgres, in a private database so the stack's own is untouched. */
+/* Migrations against the stack's Postgres, in a private database so the stack's own is untouched.
+ */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,7 +45,8 @@ static void teardown(void) {
 
 static size_t embedded_count(void) {
     size_t n = 0;
-    while (hs_embedded_sql[n].path) n++;
+    while (hs_embedded_sql[n].path)
+        n++;
     return n;
 }
 
@@ -60,7 +62,8 @@ Test(migrate, applies_everything_once_then_nothing, .init = setup, .fini = teard
     size_t n = 0;
     cr_assert_eq(hs_pg_migrations(c, ms, 64, &n, err, sizeof err), HS_OK, "%s", err);
     cr_assert_eq(n, embedded_count());
-    for (size_t i = 0; i < n; i++) cr_assert(ms[i].applied, "%s not applied", ms[i].name);
+    for (size_t i = 0; i < n; i++)
+        cr_assert(ms[i].applied, "%s not applied", ms[i].name);
     PQfinish(c);
 }
 
@@ -70,8 +73,9 @@ Test(migrate, a_changed_migration_is_refused, .init = setup, .fini = teardown) {
     cr_assert(c);
     int applied;
     cr_assert_eq(hs_pg_migrate(c, &applied, err, sizeof err), HS_OK, "%s", err);
-    cr_assert_eq(hs_pg_exec(c, "UPDATE schema_migrations SET checksum = 'x' WHERE version = 1",
-                            err, sizeof err), HS_OK, "%s", err);
+    cr_assert_eq(hs_pg_exec(c, "UPDATE schema_migrations SET checksum = 'x' WHERE version = 1", err,
+                            sizeof err),
+                 HS_OK, "%s", err);
     cr_assert_eq(hs_pg_migrate(c, &applied, err, sizeof err), HS_ERR_CONFLICT);
     cr_assert(strstr(err, "was changed after it was applied"), "%s", err);
     PQfinish(c);
@@ -84,7 +88,8 @@ Test(migrate, status_before_any_migration_lists_all_pending, .init = setup, .fin
     size_t n = 0;
     cr_assert_eq(hs_pg_migrations(c, ms, 64, &n, err, sizeof err), HS_OK, "%s", err);
     cr_assert_eq(n, embedded_count());
-    for (size_t i = 0; i < n; i++) cr_assert_not(ms[i].applied);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_not(ms[i].applied);
     PQfinish(c);
 }
 

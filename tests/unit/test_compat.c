@@ -23,7 +23,8 @@ static void expect_line(const char *name, const char *line, const char *old, con
     char mode_name[64];
     const char *rest = line + strcspn(line, " ");
     snprintf(mode_name, sizeof mode_name, "%.*s", (int)(rest - line), line);
-    while (*rest == ' ') rest++;
+    while (*rest == ' ')
+        rest++;
     int mode = hs_compat_mode_parse(mode_name);
     cr_assert(mode >= 0, "%s: unknown mode '%s'", name, mode_name);
     const char *colon = strstr(rest, ": ");
@@ -31,8 +32,8 @@ static void expect_line(const char *name, const char *line, const char *old, con
     size_t kind_len = colon ? (size_t)(colon - rest) : strlen(rest);
     char errstr[1024] = "";
     const char *existing[] = {old};
-    hs_err_t err = hs_compat_check((hs_compat_mode_t)mode, new_, existing, 1, errstr,
-                                   sizeof errstr);
+    hs_err_t err =
+        hs_compat_check((hs_compat_mode_t)mode, new_, existing, 1, errstr, sizeof errstr);
     if (!strncmp(rest, "compatible", kind_len) && kind_len == 10)
         cr_expect(err == HS_OK, "%s %s: expected compatible, got %s", name, mode_name, errstr);
     else if (!strncmp(rest, "incompatible", kind_len) && kind_len == 12)
@@ -41,8 +42,7 @@ static void expect_line(const char *name, const char *line, const char *old, con
                   errstr);
     else if (!strncmp(rest, "invalid", kind_len) && kind_len == 7)
         cr_expect(err == HS_ERR_INVALID && strstr(errstr, want),
-                  "%s %s: expected invalid '%s', got %d '%s'", name, mode_name, want, err,
-                  errstr);
+                  "%s %s: expected invalid '%s', got %d '%s'", name, mode_name, want, err, errstr);
     else
         cr_assert_fail("%s: bad expected line '%s'", name, line);
 }
@@ -107,18 +107,24 @@ static const char v3_backward[] = REC(ID ",{\"name\":\"email\",\"type\":\"string
 
 Test(compat, backward_transitive_checks_every_version) {
     char errstr[1024];
-    cr_expect_eq(hs_compat_check(HS_COMPAT_BACKWARD, v3_backward, backward_chain, 2, errstr,
-                                 sizeof errstr), HS_OK, "%s", errstr);
+    cr_expect_eq(
+        hs_compat_check(HS_COMPAT_BACKWARD, v3_backward, backward_chain, 2, errstr, sizeof errstr),
+        HS_OK, "%s", errstr);
     cr_expect_eq(hs_compat_check(HS_COMPAT_BACKWARD_TRANSITIVE, v3_backward, backward_chain, 2,
-                                 errstr, sizeof errstr), HS_ERR_CONFLICT);
+                                 errstr, sizeof errstr),
+                 HS_ERR_CONFLICT);
     cr_expect(strstr(errstr, "cannot read data written with schema 1 of 2: reader field 'email' "
-                             "has no default"), "%s", errstr);
-    cr_expect_eq(hs_compat_check(HS_COMPAT_FULL, v3_backward, backward_chain, 2, errstr,
-                                 sizeof errstr), HS_OK, "%s", errstr);
-    cr_expect_eq(hs_compat_check(HS_COMPAT_FULL_TRANSITIVE, v3_backward, backward_chain, 2,
-                                 errstr, sizeof errstr), HS_ERR_CONFLICT);
-    cr_expect_eq(hs_compat_check(HS_COMPAT_NONE, v3_backward, backward_chain, 2, errstr,
-                                 sizeof errstr), HS_OK);
+                             "has no default"),
+              "%s", errstr);
+    cr_expect_eq(
+        hs_compat_check(HS_COMPAT_FULL, v3_backward, backward_chain, 2, errstr, sizeof errstr),
+        HS_OK, "%s", errstr);
+    cr_expect_eq(hs_compat_check(HS_COMPAT_FULL_TRANSITIVE, v3_backward, backward_chain, 2, errstr,
+                                 sizeof errstr),
+                 HS_ERR_CONFLICT);
+    cr_expect_eq(
+        hs_compat_check(HS_COMPAT_NONE, v3_backward, backward_chain, 2, errstr, sizeof errstr),
+        HS_OK);
 }
 
 /* v1 cannot read v3 (field a dropped, v1 has no default) though v2 (with a default) can. */
@@ -130,38 +136,43 @@ static const char v3_forward[] = REC(ID);
 
 Test(compat, forward_transitive_checks_every_version) {
     char errstr[1024];
-    cr_expect_eq(hs_compat_check(HS_COMPAT_FORWARD, v3_forward, forward_chain, 2, errstr,
-                                 sizeof errstr), HS_OK, "%s", errstr);
-    cr_expect_eq(hs_compat_check(HS_COMPAT_FORWARD_TRANSITIVE, v3_forward, forward_chain, 2,
-                                 errstr, sizeof errstr), HS_ERR_CONFLICT);
+    cr_expect_eq(
+        hs_compat_check(HS_COMPAT_FORWARD, v3_forward, forward_chain, 2, errstr, sizeof errstr),
+        HS_OK, "%s", errstr);
+    cr_expect_eq(hs_compat_check(HS_COMPAT_FORWARD_TRANSITIVE, v3_forward, forward_chain, 2, errstr,
+                                 sizeof errstr),
+                 HS_ERR_CONFLICT);
     cr_expect(strstr(errstr, "schema 1 of 2 cannot read data written with the new schema"), "%s",
               errstr);
     cr_expect_eq(hs_compat_check(HS_COMPAT_BACKWARD_TRANSITIVE, v3_forward, forward_chain, 2,
-                                 errstr, sizeof errstr), HS_OK, "%s", errstr);
+                                 errstr, sizeof errstr),
+                 HS_OK, "%s", errstr);
 }
 
 Test(compat, non_transitive_reports_latest) {
     char errstr[1024];
     const char *existing[] = {REC(ID), REC(ID)};
-    cr_expect_eq(hs_compat_check(HS_COMPAT_BACKWARD, v3_backward, existing, 2, errstr,
-                                 sizeof errstr), HS_ERR_CONFLICT);
+    cr_expect_eq(
+        hs_compat_check(HS_COMPAT_BACKWARD, v3_backward, existing, 2, errstr, sizeof errstr),
+        HS_ERR_CONFLICT);
     cr_expect(strstr(errstr, "with the latest schema"), "%s", errstr);
 }
 
 Test(compat, no_existing_versions_is_compatible_but_validated) {
     char errstr[256];
-    cr_expect_eq(hs_compat_check(HS_COMPAT_FULL_TRANSITIVE, v3_backward, NULL, 0, errstr,
-                                 sizeof errstr), HS_OK);
-    cr_expect_eq(hs_compat_check(HS_COMPAT_NONE, "{\"type\":\"nope\"}", NULL, 0, errstr,
-                                 sizeof errstr), HS_ERR_INVALID);
+    cr_expect_eq(
+        hs_compat_check(HS_COMPAT_FULL_TRANSITIVE, v3_backward, NULL, 0, errstr, sizeof errstr),
+        HS_OK);
+    cr_expect_eq(
+        hs_compat_check(HS_COMPAT_NONE, "{\"type\":\"nope\"}", NULL, 0, errstr, sizeof errstr),
+        HS_ERR_INVALID);
     cr_expect(strstr(errstr, "unknown type name"), "%s", errstr);
 }
 
 Test(compat, can_read_directly) {
     char errstr[512];
     cr_expect_eq(hs_compat_can_read("\"long\"", "\"int\"", errstr, sizeof errstr), HS_OK);
-    cr_expect_eq(hs_compat_can_read("\"int\"", "\"long\"", errstr, sizeof errstr),
-                 HS_ERR_CONFLICT);
+    cr_expect_eq(hs_compat_can_read("\"int\"", "\"long\"", errstr, sizeof errstr), HS_ERR_CONFLICT);
     cr_expect_str_eq(errstr, "type mismatch at '(root)': writer long, reader int");
     cr_expect_eq(hs_compat_can_read("[\"null\",\"string\"]", "\"string\"", errstr, sizeof errstr),
                  HS_OK);
@@ -173,8 +184,9 @@ Test(compat, can_read_directly) {
 Test(compat, malformed_existing_version_is_invalid) {
     char errstr[256];
     const char *existing[] = {"{not json"};
-    cr_expect_eq(hs_compat_check(HS_COMPAT_BACKWARD, v3_backward, existing, 1, errstr,
-                                 sizeof errstr), HS_ERR_INVALID);
+    cr_expect_eq(
+        hs_compat_check(HS_COMPAT_BACKWARD, v3_backward, existing, 1, errstr, sizeof errstr),
+        HS_ERR_INVALID);
     cr_expect(strstr(errstr, "existing schema is not JSON"), "%s", errstr);
 }
 
@@ -183,9 +195,11 @@ Test(compat, bounded_nesting) {
     static const char open_[] = "{\"type\":\"array\",\"items\":";
     char deep[8192];
     size_t len = 0;
-    for (int i = 0; i < 100; i++) len += (size_t)snprintf(deep + len, sizeof deep - len, "%s", open_);
+    for (int i = 0; i < 100; i++)
+        len += (size_t)snprintf(deep + len, sizeof deep - len, "%s", open_);
     len += (size_t)snprintf(deep + len, sizeof deep - len, "\"int\"");
-    for (int i = 0; i < 100; i++) len += (size_t)snprintf(deep + len, sizeof deep - len, "}");
+    for (int i = 0; i < 100; i++)
+        len += (size_t)snprintf(deep + len, sizeof deep - len, "}");
     char errstr[256];
     cr_expect_eq(hs_compat_can_read(deep, deep, errstr, sizeof errstr), HS_ERR_INVALID);
     cr_expect(strstr(errstr, "deeper than 64"), "%s", errstr);

@@ -20,8 +20,8 @@ Test(consumer_tiers, labels_use_the_largest_exact_unit) {
 Test(consumer_tiers, parses_the_default_schedule) {
     int64_t t[16];
     size_t n = 0;
-    cr_assert_eq(hs_consumer_tiers_parse("5s,5m,30m,2h,5h,10h", t, 16, &n, err, sizeof err),
-                 HS_OK, "%s", err);
+    cr_assert_eq(hs_consumer_tiers_parse("5s,5m,30m,2h,5h,10h", t, 16, &n, err, sizeof err), HS_OK,
+                 "%s", err);
     cr_assert_eq(n, 6);
     cr_assert_eq(t[0], 5000);
     cr_assert_eq(t[2], 1800000);
@@ -32,8 +32,9 @@ Test(consumer_tiers, parses_the_default_schedule) {
 }
 
 Test(consumer_tiers, rejects_bad_schedules) {
-    static const char *const bad[] = {"", "5", "5x", "-5s", "0s", "5s,5s", "5m,5s", "5s,,5m",
-                                      "abc", "99999999999999999999h", NULL};
+    static const char *const bad[] = {"",      "5",     "5x",     "-5s", "0s",
+                                      "5s,5s", "5m,5s", "5s,,5m", "abc", "99999999999999999999h",
+                                      NULL};
     int64_t t[16];
     size_t n;
     for (int i = 0; bad[i]; i++)

@@ -173,14 +173,17 @@ static void gate_wait(void) {
     pthread_mutex_lock(&gate_mtx);
     gate_waiting++;
     pthread_cond_broadcast(&gate_cond);
-    while (!gate_open) pthread_cond_wait(&gate_cond, &gate_mtx);
+    while (!gate_open)
+        pthread_cond_wait(&gate_cond, &gate_mtx);
     pthread_mutex_unlock(&gate_mtx);
 }
 
 static void *answer_later(void *arg) {
     later_t *l = arg;
-    if (l->delay_ms == -2) gate_wait();
-    else if (l->delay_ms) usleep((useconds_t)l->delay_ms * 1000);
+    if (l->delay_ms == -2)
+        gate_wait();
+    else if (l->delay_ms)
+        usleep((useconds_t)l->delay_ms * 1000);
     char body[64];
     snprintf(body, sizeof body, "late %s", hs_http_req_param(l->req, "id"));
     hs_http_add_header(l->req, "X-Late", "yes");
@@ -516,8 +519,7 @@ static void *open_gate_when_all_wait(void *arg) {
     clock_gettime(CLOCK_REALTIME, &deadline);
     deadline.tv_sec += 30;
     pthread_mutex_lock(&gate_mtx);
-    while (gate_waiting < n &&
-           pthread_cond_timedwait(&gate_cond, &gate_mtx, &deadline) == 0) {
+    while (gate_waiting < n && pthread_cond_timedwait(&gate_cond, &gate_mtx, &deadline) == 0) {
     }
     gate_open = 1;
     pthread_cond_broadcast(&gate_cond);
@@ -559,7 +561,8 @@ static void *destroy_now(void *arg) {
 static void *destroy_while_suspended(void *arg) {
     (void)arg;
     pthread_mutex_lock(&gate_mtx);
-    while (gate_waiting < 1) pthread_cond_wait(&gate_cond, &gate_mtx);
+    while (gate_waiting < 1)
+        pthread_cond_wait(&gate_cond, &gate_mtx);
     pthread_mutex_unlock(&gate_mtx);
     hs_http_server_t *s = srv;
     srv = NULL; /* the server is the destroying thread's now, not teardown's */

@@ -25,8 +25,8 @@ static char *capture(void (*fn)(void)) {
 
 static void log_fields(void) {
     hs_log_init("svc", HS_LOG_INFO);
-    hs_log(HS_LOG_ERROR, "produce failed", "{s:s, s:i}", "topic", "hs.events.orders",
-           "partition", 3);
+    hs_log(HS_LOG_ERROR, "produce failed", "{s:s, s:i}", "topic", "hs.events.orders", "partition",
+           3);
 }
 
 Test(log, one_json_object_per_line_with_typed_fields) {
