@@ -363,6 +363,9 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             e = rd_kafka_incremental_assign(rk, l);
         else
             rd_kafka_assign(rk, l);
+        /* librdkafka keeps a partition's pause across revoke and reassign: one given up while
+         * paused (window full, tier head not due) would never be fetched again. */
+        rd_kafka_resume_partitions(rk, l);
     } else {
         int lost = rd_kafka_assignment_lost(rk);
         rebalance_count(c, lost ? "lost" : "revoke", l->cnt);

@@ -14,7 +14,11 @@ H=$HOOKSTREAM
 tmp=$(mktemp -d)
 pids=()
 cleanup() {
-    ((E2E_FAILS > 0)) && echo "--- deliver log (tail)" && tail -40 "$tmp/deliver.log"
+    if ((E2E_FAILS > 0)); then
+        echo "--- deliver log (tail, librdkafka lines left out)"
+        grep -v '"rdkafka":' "$tmp/deliver.log" | tail -30
+        failed_summary
+    fi
     for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
     wait 2>/dev/null
     [ -n "${db:-}" ] && HS_POSTGRES_DSN="${HS_POSTGRES_DSN%/*}/postgres" dropdb

@@ -16,12 +16,17 @@ ctl=$HS_BROKER_CONTROL_URL
 tmp=$(mktemp -d)
 pids=()
 cleanup() {
-    ((E2E_FAILS > 0)) && echo "--- deliver log (tail)" && tail -40 "$tmp/deliver.log"
+    if ((E2E_FAILS > 0)); then
+        echo "--- deliver log (tail, librdkafka lines left out)"
+        grep -v '"rdkafka":' "$tmp/deliver.log" | tail -30
+        failed_summary
+    fi
     curl -s -XDELETE "$ctl/errors" >/dev/null 2>&1
     curl -s -XPOST "$ctl/brokers/1/up" >/dev/null 2>&1
     for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
     wait 2>/dev/null
     [ -n "${db:-}" ] && HS_POSTGRES_DSN="${HS_POSTGRES_DSN%/*}/postgres" dropdb
+    [ -n "${E2E_KEEP:-}" ] && cp -r "$tmp" "$E2E_KEEP"
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -257,7 +262,8 @@ curl -fs -XPOST "$ctl/brokers/1/up" >/dev/null || fail "cannot bring broker 1 up
 produce "$topic" EUR $(ids l 50) || fail "producing after the broker came back failed"
 wait_for 60 has_all /ok k 100 && wait_for 30 has_all /ok l 50 &&
     pass "after broker errors and an outage all 150 events reached the receiver" ||
-    fail "missing: $(comm -23 <( (ids k 100; ids l 50) | sort) <(received /ok) | wc -l) of 150"
+    fail "missing $(comm -23 <( (ids k 100; ids l 50) | sort) <(received /ok) | wc -l) of 150:" \
+        $(comm -23 <( (ids k 100; ids l 50) | sort) <(received /ok) | head -20)
 curl -s -XDELETE "$ctl/errors" >/dev/null
 
 stop_deliver

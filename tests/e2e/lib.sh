@@ -3,8 +3,9 @@
 HOOKSTREAM="${HOOKSTREAM:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/hookstream}"
 HS_SOURCE_DIR="${HS_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 E2E_FAILS=0
+E2E_FAILED=()
 
-fail() { echo "FAIL: $*" >&2; E2E_FAILS=$((E2E_FAILS + 1)); }
+fail() { echo "FAIL: $*" >&2; E2E_FAILS=$((E2E_FAILS + 1)); E2E_FAILED+=("$*"); }
 pass() { echo "ok: $*"; }
 
 # expect_rc WANT DESC -- CMD...: runs CMD, keeps stdout/stderr in $OUT/$ERR, checks the exit code
@@ -21,6 +22,13 @@ expect_match() {
 
 # free_port: prints a loopback TCP port nobody listens on right now
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# failed_summary: the failed checks again, for a trap that printed logs after them
+failed_summary() {
+    ((E2E_FAILS > 0)) || return 0
+    echo "--- failed checks" >&2
+    printf 'FAIL: %s\n' "${E2E_FAILED[@]}" >&2
+}
 
 finish() {
     if [ "$E2E_FAILS" -gt 0 ]; then echo "$E2E_FAILS check(s) failed" >&2; exit 1; fi

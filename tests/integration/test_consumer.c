@@ -1,7 +1,8 @@
-/* lib/hs_consumer against an in-process librdkafka mock cluster (so produce errors can be
- * injected): key order with parallelism across keys inside the window, retry tier round trips,
- * DLQ headers, at-least-once across a restart, graceful stop, handoffs while the broker rejects
- * produce, and seek. Every wait is on a condition with a generous deadline. */
+/* lib/hs_consumer against an in-process librdkafka mock cluster (so produce errors and broker
+ * outages can be injected): key order with parallelism across keys inside the window, retry tier
+ * round trips, DLQ headers, at-least-once across a restart, graceful stop, handoffs while the
+ * broker rejects produce, seek, and a paused partition that is lost and reassigned. Every wait
+ * is on a condition with a generous deadline. */
 #include <criterion/criterion.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -408,6 +409,29 @@ Test(consumer, seek_rewinds_an_assigned_partition) {
     WAIT_FOR(st.seen[N - 1] == 2);
     cr_assert_eq(st.seen[N - 6], 1);
     cr_assert_eq(st.seen[N - 5], 2);
+    finish(&r);
+}
+
+Test(consumer, a_partition_paused_when_lost_fetches_again_once_reassigned) {
+    /* A short session so a broker outage makes the member lose its assignment quickly. */
+    hs_config_set(cfg, "kafka.session.timeout.ms", "3000", "--set", err, sizeof err);
+    hs_config_set(cfg, "kafka.heartbeat.interval.ms", "500", "--set", err, sizeof err);
+    produce_all();
+    st.mode = M_HOLD_ALL;
+    runner_t r;
+    start(&r, 1, 0); /* window 1: the held first message pauses the partition */
+    WAIT_FOR(st.seen[0] == 1);
+    usleep(300000);
+    cr_assert_eq(st.seen[1], 0, "the window of 1 was not respected");
+    rd_kafka_mock_broker_set_down(mock, 1);
+    usleep(4000000); /* past the session timeout: the assignment is lost */
+    rd_kafka_mock_broker_set_up(mock, 1);
+    /* Reassigned from the committed offset: the first message is fetched and handled again. */
+    WAIT_FOR(st.seen[0] == 2);
+    while (count_ok() < N) {
+        complete_held();
+        usleep(10000);
+    }
     finish(&r);
 }
 
