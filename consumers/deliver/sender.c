@@ -191,17 +191,37 @@ static void fail(deliver_sender_t *s, job_t *j, deliver_net_t net, const char *m
     complete(s, j);
 }
 
+/* A new easy handle with the options every transfer shares; job_start sets the rest, so a
+ * pooled handle is reused as it is (curl_easy_reset per transfer costs more than the POST). */
+static CURL *easy_new(deliver_sender_t *s) {
+    CURL *e = curl_easy_init();
+    if (!e) return NULL;
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, s->o.connect_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    /* An http_proxy variable would send every webhook through the proxy and past the
+     * connect-time address check; deliveries always go direct. */
+    curl_easy_setopt(e, CURLOPT_PROXY, "");
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "hookstream-deliver");
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open);
+    return e;
+}
+
 static CURL *easy_get(deliver_sender_t *s) {
-    return s->npool > 0 ? s->pool[--s->npool] : curl_easy_init();
+    return s->npool > 0 ? s->pool[--s->npool] : easy_new(s);
 }
 
 static void easy_put(deliver_sender_t *s, CURL *e) {
-    if (s->npool < s->o.max_connections) {
-        curl_easy_reset(e);
+    if (s->npool < s->o.max_connections)
         s->pool[s->npool++] = e;
-    } else {
+    else
         curl_easy_cleanup(e);
-    }
 }
 
 static void running_link(deliver_sender_t *s, job_t *j) {
@@ -232,29 +252,16 @@ static void job_start(deliver_sender_t *s, job_t *j) {
     }
     j->easy = e;
     j->max_body = s->o.max_response_bytes;
+    /* Every option that points at the job is set again: the handle may come from the pool. */
     curl_easy_setopt(e, CURLOPT_URL, j->url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, j);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, j->headers);
-    curl_easy_setopt(e, CURLOPT_POST, 1L);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, j->body);
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)j->len);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, j->timeout_ms);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, s->o.connect_timeout_ms);
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    /* An http_proxy variable would send every webhook through the proxy and past the
-     * connect-time address check; deliveries always go direct. */
-    curl_easy_setopt(e, CURLOPT_PROXY, "");
-    curl_easy_setopt(e, CURLOPT_USERAGENT, "hookstream-deliver");
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->curl_err);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, j);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, j);
-    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open);
     curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, j);
     if (curl_multi_add_handle(s->multi, e) != CURLM_OK) {
         easy_put(s, e);
