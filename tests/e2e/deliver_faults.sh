@@ -5,6 +5,7 @@
 # injected through the embedded broker's control API, admin bad inputs, and
 # `hookstream replay --group` (rewind while stopped, refusal while running, --force).
 # Each endpoint only takes the events of its own currency (a filter), so the checks stay apart.
+# E2E_KEEP=DIR keeps the run's files (deliver log, what the receiver got) in DIR.
 source "$(dirname "$0")/lib.sh"
 if [ -z "${HS_KAFKA_BROKERS:-}" ] || [ -z "${HS_POSTGRES_DSN:-}" ] ||
     [ -z "${HS_BROKER_CONTROL_URL:-}" ]; then
