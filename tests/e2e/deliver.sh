@@ -13,34 +13,13 @@ fi
 H=$HOOKSTREAM
 tmp=$(mktemp -d)
 pids=()
-cleanup() {
-    if ((E2E_FAILS > 0)); then
-        echo "--- deliver log (tail, librdkafka lines left out)"
-        grep -v '"rdkafka":' "$tmp/deliver.log" | tail -30
-        failed_summary
-    fi
-    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    [ -n "${db:-}" ] && HS_POSTGRES_DSN="${HS_POSTGRES_DSN%/*}/postgres" dropdb
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
+trap deliver_cleanup EXIT
 cd "$tmp" || exit 1
 
-run=$$$(date +%s)
+deliver_env deliver
 topic="e2e.deliver.$run"
-# A database of its own: endpoints of other runs (other master keys) stay out of this one.
-db="e2e_deliver_$run"
-psql -q "$HS_POSTGRES_DSN" -c "create database $db" || { echo "cannot create database $db"; exit 1; }
-dropdb() { psql -q "$HS_POSTGRES_DSN" -c "drop database if exists $db with (force)" >/dev/null 2>&1; }
-export HS_POSTGRES_DSN="${HS_POSTGRES_DSN%/*}/$db"
-export HS_DELIVER_MASTER_KEY=$(openssl rand -hex 32)
-export HS_DELIVER_ADMIN_TOKENS="e2e:admintoken$run" HS_DELIVER_READ_TOKENS="viewer:readtoken$run"
-export HS_DELIVER_ALLOW_PRIVATE=127.0.0.1 HS_DELIVER_TOPICS="$topic" HS_DELIVER_GROUP="e2e-deliver-$run"
-export HS_DELIVER_TOKEN="admintoken$run" HS_DELIVER_BREAKER_MIN_REQUESTS=1000
-export HS_CONSUMER_RETRY_TIERS="50ms,200ms"
-# a killed instance leaves the group after 6 s instead of 45 s (restarts rejoin sooner)
-export HS_KAFKA_SESSION_TIMEOUT_MS=6000
+export HS_DELIVER_TOPICS="$topic" HS_DELIVER_GROUP="e2e-deliver-$run"
+export HS_DELIVER_BREAKER_MIN_REQUESTS=1000
 "$H" topics create "$topic" --partitions 2 >/dev/null
 
 secret="whsec_$(head -c 24 /dev/urandom | base64)"

@@ -17,38 +17,21 @@ ctl=$HS_BROKER_CONTROL_URL
 tmp=$(mktemp -d)
 pids=()
 cleanup() {
-    if ((E2E_FAILS > 0)); then
-        echo "--- deliver log (tail, librdkafka lines left out)"
-        grep -v '"rdkafka":' "$tmp/deliver.log" | tail -30
-        failed_summary
-    fi
     curl -s -XDELETE "$ctl/errors" >/dev/null 2>&1
     curl -s -XPOST "$ctl/brokers/1/up" >/dev/null 2>&1
-    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    [ -n "${db:-}" ] && HS_POSTGRES_DSN="${HS_POSTGRES_DSN%/*}/postgres" dropdb
-    [ -n "${E2E_KEEP:-}" ] && cp -r "$tmp" "$E2E_KEEP"
-    rm -rf "$tmp"
+    deliver_cleanup
 }
 trap cleanup EXIT
 cd "$tmp" || exit 1
 
-run=$$$(date +%s)
+deliver_env faults
 topic="e2e.faults.$run"
 rtopic="e2e.faults.replay.$run"
 group="e2e-faults-$run"
-db="e2e_faults_$run"
-psql -q "$HS_POSTGRES_DSN" -c "create database $db" || { echo "cannot create database $db"; exit 1; }
-dropdb() { psql -q "$HS_POSTGRES_DSN" -c "drop database if exists $db with (force)" >/dev/null 2>&1; }
-export HS_POSTGRES_DSN="${HS_POSTGRES_DSN%/*}/$db"
-export HS_DELIVER_MASTER_KEY=$(openssl rand -hex 32)
-export HS_DELIVER_ADMIN_TOKENS="e2e:admintoken$run" HS_DELIVER_READ_TOKENS="viewer:readtoken$run"
-export HS_DELIVER_ALLOW_PRIVATE=127.0.0.1 HS_DELIVER_TOPICS="$topic,$rtopic"
-export HS_DELIVER_GROUP="$group" HS_DELIVER_TOKEN="admintoken$run"
+export HS_DELIVER_TOPICS="$topic,$rtopic" HS_DELIVER_GROUP="$group"
 export HS_DELIVER_BREAKER_MIN_REQUESTS=5 HS_DELIVER_BREAKER_OPEN_MS=500
-# a member that is gone without leaving (kill, broker outage) expires quickly
-export HS_KAFKA_SESSION_TIMEOUT_MS=6000 HS_KAFKA_HEARTBEAT_INTERVAL_MS=1000
-export HS_DELIVER_TIMEOUT_MS=2000 HS_CONSUMER_RETRY_TIERS="50ms,200ms"
+export HS_KAFKA_HEARTBEAT_INTERVAL_MS=1000
+export HS_DELIVER_TIMEOUT_MS=2000
 "$H" topics create "$topic" --partitions 2 >/dev/null
 "$H" topics create "$rtopic" --partitions 2 >/dev/null
 
