@@ -16,9 +16,9 @@
 
 #include "../../consumers/deliver/deliver_internal.h"
 #include "hs_pg.h"
+#include "test_db.h"
 
 static char err[512];
-static char dbname[64];
 static deliver_t d;
 static deliver_ep_t ep;
 
@@ -38,24 +38,9 @@ int pthread_mutex_unlock(pthread_mutex_t *m) {
     return rc;
 }
 
-static PGconn *admin(void) {
-    const char *base = getenv("HS_POSTGRES_DSN");
-    if (!base) cr_skip_test("HS_POSTGRES_DSN is not set (run through ops/test.sh)");
-    PGconn *c = hs_pg_connect(base, 5, err, sizeof err);
-    cr_assert(c, "%s", err);
-    return c;
-}
-
 static void setup(void) {
-    PGconn *c = admin();
-    snprintf(dbname, sizeof dbname, "hs_deliver_dispatch_%d", (int)getpid());
-    char sql[128], dsn[512];
-    snprintf(sql, sizeof sql, "CREATE DATABASE %s", dbname);
-    cr_assert_eq(hs_pg_exec(c, sql, err, sizeof err), HS_OK, "%s", err);
-    PQfinish(c);
-    const char *base = getenv("HS_POSTGRES_DSN");
-    const char *slash = strrchr(base, '/');
-    snprintf(dsn, sizeof dsn, "%.*s/%s", (int)(slash - base), base, dbname);
+    char dsn[512];
+    test_db_create("hs_deliver_dispatch", dsn, sizeof dsn);
     cr_assert_eq(
         hs_secretbox_key_parse("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
                                &d.key, err, sizeof err),
@@ -105,12 +90,7 @@ static void teardown(void) {
     }
     memset(&d, 0, sizeof d);
     memset(&ep, 0, sizeof ep);
-    if (!dbname[0]) return;
-    PGconn *c = admin();
-    char sql[128];
-    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", dbname);
-    hs_pg_exec(c, sql, err, sizeof err);
-    PQfinish(c);
+    test_db_drop();
 }
 
 /* What another thread does while the dispatch thread is paused: frees the endpoint's slot,

@@ -11,32 +11,15 @@
 
 #include "../../consumers/deliver/store.h"
 #include "hs_pg.h"
+#include "test_db.h"
 
 static char err[512];
-static char dbname[64];
 static char dsn[512];
 static hs_secretbox_key_t key;
 static deliver_store_t *store;
 
-static PGconn *admin(void) {
-    const char *base = getenv("HS_POSTGRES_DSN");
-    if (!base) cr_skip_test("HS_POSTGRES_DSN is not set (run through ops/test.sh)");
-    PGconn *c = hs_pg_connect(base, 5, err, sizeof err);
-    cr_assert(c, "%s", err);
-    return c;
-}
-
 static void setup(void) {
-    PGconn *c = admin();
-    static int seq;
-    snprintf(dbname, sizeof dbname, "hs_deliver_store_%d_%d", (int)getpid(), ++seq);
-    char sql[128];
-    snprintf(sql, sizeof sql, "CREATE DATABASE %s", dbname);
-    cr_assert_eq(hs_pg_exec(c, sql, err, sizeof err), HS_OK, "%s", err);
-    PQfinish(c);
-    const char *base = getenv("HS_POSTGRES_DSN");
-    const char *slash = strrchr(base, '/');
-    snprintf(dsn, sizeof dsn, "%.*s/%s", (int)(slash - base), base, dbname);
+    test_db_create("hs_deliver_store", dsn, sizeof dsn);
     cr_assert_eq(
         hs_secretbox_key_parse("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
                                &key, err, sizeof err),
@@ -48,12 +31,7 @@ static void setup(void) {
 static void teardown(void) {
     deliver_store_destroy(store);
     store = NULL;
-    if (!dbname[0]) return;
-    PGconn *c = admin();
-    char sql[128];
-    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", dbname);
-    hs_pg_exec(c, sql, err, sizeof err);
-    PQfinish(c);
+    test_db_drop();
 }
 
 static PGconn *direct(void) {

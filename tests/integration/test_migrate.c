@@ -8,39 +8,17 @@
 
 #include "hs_embedded.h"
 #include "hs_pg.h"
+#include "test_db.h"
 
 static char err[512];
-static char dbname[64];
 static char dsn[512];
 
-static PGconn *admin(void) {
-    const char *base = getenv("HS_POSTGRES_DSN");
-    if (!base) cr_skip_test("HS_POSTGRES_DSN is not set (run through ops/test.sh)");
-    PGconn *c = hs_pg_connect(base, 5, err, sizeof err);
-    cr_assert(c, "%s", err);
-    return c;
-}
-
 static void setup(void) {
-    PGconn *c = admin();
-    snprintf(dbname, sizeof dbname, "hs_migrate_test_%d", (int)getpid());
-    char sql[128];
-    snprintf(sql, sizeof sql, "CREATE DATABASE %s", dbname);
-    cr_assert_eq(hs_pg_exec(c, sql, err, sizeof err), HS_OK, "%s", err);
-    PQfinish(c);
-    /* same server, other database: replace the path of the stack's URI */
-    const char *base = getenv("HS_POSTGRES_DSN");
-    const char *slash = strrchr(base, '/');
-    snprintf(dsn, sizeof dsn, "%.*s/%s", (int)(slash - base), base, dbname);
+    test_db_create("hs_migrate_test", dsn, sizeof dsn);
 }
 
 static void teardown(void) {
-    if (!dbname[0]) return;
-    PGconn *c = admin();
-    char sql[128];
-    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", dbname);
-    hs_pg_exec(c, sql, err, sizeof err);
-    PQfinish(c);
+    test_db_drop();
 }
 
 static size_t embedded_count(void) {
