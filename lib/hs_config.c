@@ -336,8 +336,7 @@ static int first_bad_line(const unsigned char *p, size_t len) {
     return 0;
 }
 
-/* Reads path into a new NUL-terminated buffer (caller frees), at most MAX_FILE_BYTES. */
-static hs_err_t read_text(const char *path, char **out, size_t *len, char *errstr, size_t n) {
+hs_err_t hs_config_yaml_read(const char *path, char **out, size_t *len, char *errstr, size_t n) {
     FILE *fp = fopen(path, "r");
     if (!fp) return hs_fail(HS_ERR_IO, errstr, n, "%s: %s", path, strerror(errno));
     char *buf = malloc(MAX_FILE_BYTES + 1);
@@ -353,22 +352,19 @@ static hs_err_t read_text(const char *path, char **out, size_t *len, char *errst
         return hs_fail(HS_ERR_TOO_LARGE, errstr, n, "%s: larger than %d bytes", path,
                        MAX_FILE_BYTES);
     }
-    int bad = first_bad_line((const unsigned char *)buf, got);
-    if (bad) {
-        free(buf);
-        return hs_fail(HS_ERR_INVALID, errstr, n, "%s:%d: not UTF-8 text", path, bad);
-    }
     buf[got] = 0;
     *out = buf;
     *len = got;
     return HS_OK;
 }
 
-hs_err_t hs_config_load_file(hs_config_t *cfg, const char *path, char *errstr, size_t n) {
-    char *text = NULL;
-    size_t len = 0;
-    hs_err_t err = read_text(path, &text, &len, errstr, n);
-    if (err) return err;
+struct fy_document *hs_config_yaml_parse(const char *text, size_t len, const char *path,
+                                         char *errstr, size_t n) {
+    int bad = first_bad_line((const unsigned char *)text, len);
+    if (bad) {
+        hs_fail(HS_ERR_INVALID, errstr, n, "%s:%d: not UTF-8 text", path, bad);
+        return NULL;
+    }
     diag_capture_t cap = {{0}};
     struct fy_diag_cfg dcfg;
     fy_diag_cfg_default(&dcfg);
@@ -389,12 +385,24 @@ hs_err_t hs_config_load_file(hs_config_t *cfg, const char *path, char *errstr, s
             *e = 0;
             msg = e + 8;
         }
-        err = hs_fail(HS_ERR_INVALID, errstr, n, "%s:%s %s", path, e ? pos : "1:", msg);
+        hs_fail(HS_ERR_INVALID, errstr, n, "%s:%s %s", path, e ? pos : "1:", msg);
+    }
+    fy_diag_destroy(diag);
+    return doc;
+}
+
+hs_err_t hs_config_load_file(hs_config_t *cfg, const char *path, char *errstr, size_t n) {
+    char *text = NULL;
+    size_t len = 0;
+    hs_err_t err = hs_config_yaml_read(path, &text, &len, errstr, n);
+    if (err) return err;
+    struct fy_document *doc = hs_config_yaml_parse(text, len, path, errstr, n);
+    if (!doc) {
+        err = HS_ERR_INVALID;
     } else {
         err = load_root(cfg, path, fy_document_root(doc), errstr, n);
         fy_document_destroy(doc);
     }
-    fy_diag_destroy(diag);
     free(text);
     return err;
 }

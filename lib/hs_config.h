@@ -76,4 +76,23 @@ const char *hs_config_tree_origin(const hs_config_t *cfg, const char *path);
 /* Writes the Markdown reference of every key (the content of docs/config.md). */
 void hs_config_doc_write(FILE *out);
 
+/* ---- YAML helpers for the other YAML readers (workflow definitions) -------------------- */
+
+struct fy_node;
+struct fy_document;
+
+/* Reads path into a new NUL-terminated buffer (caller frees *out) of at most 1 MiB. */
+hs_err_t hs_config_yaml_read(const char *path, char **out, size_t *len, char *errstr, size_t n);
+
+/* Parses len bytes of YAML text (kept alive by the caller while the document lives) into a new
+ * document (caller frees with fy_document_destroy), after checking it is UTF-8 text (libfyaml
+ * can hang on malformed UTF-8). NULL with errstr "PATH:LINE:COL: reason" on failure. */
+struct fy_document *hs_config_yaml_parse(const char *text, size_t len, const char *path,
+                                         char *errstr, size_t n);
+
+/* Returns node as new JSON (caller decrefs) converted like the trees (hs_config_tree), except
+ * that plain scalars that look like decimal numbers ("2.5", "1e3") become reals too. NULL when
+ * nested deeper than 32 levels. */
+json_t *hs_config_yaml_json(struct fy_node *node);
+
 #endif

@@ -6,7 +6,8 @@
 #define COMPAT "BACKWARD|BACKWARD_TRANSITIVE|FORWARD|FORWARD_TRANSITIVE|FULL|FULL_TRANSITIVE|NONE"
 
 const char *const hs_config_trees[] = {
-    "sources", /* ingest: webhook sources (docs/ingest.md) */
+    "sources",      /* ingest: webhook sources (docs/ingest.md) */
+    "integrations", /* workflows: rate limit and breaker per integration (docs/workflows.md) */
     NULL,
 };
 
@@ -147,6 +148,48 @@ const hs_config_key_t hs_config_keys[] = {
     {"deliver.attempt_queue", HS_CFG_INT, "100000", "100..10000000",
      "Attempt-log rows waiting for the batched writer; past it rows are dropped and counted."},
 
+    {"workflows.dir", HS_CFG_STR, "workflows", NULL,
+     "Directory whose *.yaml files are the workflow definitions (reloaded when they change)."},
+    {"workflows.listen", HS_CFG_STR, "127.0.0.1:8092", NULL,
+     "Address `hookstream workflows` serves its admin API (/v1/...), /metrics, /healthz and "
+     "/readyz on."},
+    {"workflows.url", HS_CFG_STR, "http://127.0.0.1:8092", NULL,
+     "Admin API the `hookstream workflows list|show|runs|run|cancel|retry` commands call."},
+    {"workflows.token", HS_CFG_STR, "", NULL,
+     "Bearer token those commands send (one of workflows.admin_tokens or read_tokens)."},
+    {"workflows.admin_tokens", HS_CFG_STR, "", NULL,
+     "Comma-separated NAME:TOKEN entries allowed to cancel and retry runs. Empty: "
+     "deliver.admin_tokens."},
+    {"workflows.read_tokens", HS_CFG_STR, "", NULL,
+     "Comma-separated NAME:TOKEN entries allowed to read. Empty: deliver.read_tokens."},
+    {"workflows.group", HS_CFG_STR, "hs-workflows", NULL,
+     "Consumer group of the workflow triggers; also names its retry tier and DLQ topics."},
+    {"workflows.topics", HS_CFG_STR, "^hs\\.events\\..*", NULL,
+     "Comma-separated topics (or ^regex) whose events trigger workflows and end waits."},
+    {"workflows.workers", HS_CFG_INT, "4", "1..256", "Threads that execute workflow runs."},
+    {"workflows.lease_ms", HS_CFG_INT, "30000", "1000..3600000",
+     "How long a worker holds a run without touching it; a run held by a worker that died is "
+     "taken over after this."},
+    {"workflows.poll_ms", HS_CFG_INT, "250", "10..60000",
+     "How often idle workers look for due runs (new runs wake them at once)."},
+    {"workflows.reload_ms", HS_CFG_INT, "1000", "100..600000",
+     "How often the definitions directory is checked for changes."},
+    {"workflows.hold_ms", HS_CFG_INT, "5000", "100..3600000",
+     "How long a step of a disabled, rate-limited or circuit-open integration waits before it "
+     "looks again."},
+    {"workflows.max_depth", HS_CFG_INT, "8", "1..100",
+     "Most events a chain of emit steps may produce from one provider event; deeper events "
+     "start no runs (stops workflows that trigger themselves)."},
+    {"workflows.event_keep_ms", HS_CFG_INT, "3600000", "1000..604800000",
+     "How long events are kept for wait_for_event steps that start after the event arrived."},
+    {"workflows.allow_private", HS_CFG_STR, "", NULL,
+     "Comma-separated CIDRs or host names http and slack steps may call although they are "
+     "loopback or private (the SSRF guard refuses those otherwise)."},
+    {"workflows.smtp_url", HS_CFG_STR, "smtp://127.0.0.1:25", NULL,
+     "SMTP server of email steps that name none (smtp:// or smtps://)."},
+    {"workflows.smtp_from", HS_CFG_STR, "hookstream@localhost", NULL,
+     "Sender of email steps that name none."},
+
     {"consumer.retry_tiers", HS_CFG_STR, "5s,5m,30m,2h,5h,10h", NULL,
      "Retry tiers of consumer services that name none: ascending delays (ms, s, m, h, d); each "
      "is a topic <group>.retry.<delay> (docs/consumer.md)."},
@@ -162,10 +205,21 @@ const hs_config_key_t hs_config_keys[] = {
     {"consumer.stats_interval_ms", HS_CFG_INT, "5000", "0..3600000",
      "librdkafka statistics interval, the refresh period of consumer_lag (0: no lag metric)."},
 
+    {"flags.file", HS_CFG_STR, "", NULL,
+     "Feature flags file in flagd's format (docs/flags.md), read at start and reloaded when it "
+     "changes; an invalid new version is rejected whole. Empty: no file."},
+    {"flags.topic", HS_CFG_STR, "hs.flags", NULL,
+     "Compacted topic of flag definitions (key = flag key, value = its JSON, empty = delete) "
+     "every service follows and `hookstream flags` writes; created when missing. Empty: none."},
+    {"flags.poll_ms", HS_CFG_INT, "1000", "10..3600000",
+     "How often flags.file is checked for changes."},
+
     {"dev.ingest_port", HS_CFG_INT, "0", "0..65535",
      "Port of ingest in the dev stack (0: a free one)."},
     {"dev.deliver_port", HS_CFG_INT, "0", "0..65535",
      "Port of deliver's admin API in the dev stack (0: a free one)."},
+    {"dev.workflows_port", HS_CFG_INT, "0", "0..65535",
+     "Port of the workflows admin API in the dev stack (0: a free one)."},
     {"dev.dir", HS_CFG_STR, ".hookstream", NULL,
      "Directory of the dev stack: pid files, logs, Postgres cluster, env file."},
     {"dev.pg_port", HS_CFG_INT, "0", "0..65535", "Postgres port of the dev stack (0: a free one)."},

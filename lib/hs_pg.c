@@ -1,6 +1,7 @@
 #include "hs_pg.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "hs_log.h"
@@ -9,6 +10,28 @@ static _Thread_local char last_sqlstate[6];
 
 const char *hs_pg_last_sqlstate(void) {
     return last_sqlstate;
+}
+
+static const struct {
+    const char *prefix; /* SQLSTATE class or full code */
+    hs_err_t err;
+} sqlstate_errs[] = {
+    {"23505", HS_ERR_CONFLICT},  /* unique_violation */
+    {"23503", HS_ERR_NOT_FOUND}, /* foreign_key_violation */
+    {"23", HS_ERR_INVALID},      /* other integrity constraints (CHECK, NOT NULL) */
+    {"22", HS_ERR_INVALID},      /* data exception: bad number, bad JSON */
+};
+
+hs_err_t hs_pg_sqlstate_err(const char *state) {
+    for (size_t i = 0; i < sizeof sqlstate_errs / sizeof sqlstate_errs[0]; i++)
+        if (!strncmp(state, sqlstate_errs[i].prefix, strlen(sqlstate_errs[i].prefix)))
+            return sqlstate_errs[i].err;
+    return HS_ERR_UNAVAILABLE;
+}
+
+int64_t hs_pg_i64(const PGresult *res, int row, int col) {
+    if (PQgetisnull(res, row, col)) return 0;
+    return strtoll(PQgetvalue(res, row, col), NULL, 10);
 }
 
 void hs_pg_describe(const char *dsn, char *out, size_t size) {

@@ -6,6 +6,7 @@
 #define HS_PG_H
 
 #include <libpq-fe.h>
+#include <stdint.h>
 
 #include "hs_err.h"
 
@@ -25,6 +26,17 @@ hs_err_t hs_pg_exec(PGconn *conn, const char *sql, char *errstr, size_t errstr_s
 
 /* SQLSTATE of the last failed hs_pg_query/hs_pg_exec on this thread ("" when none). */
 const char *hs_pg_last_sqlstate(void);
+
+/* The error a failed statement's SQLSTATE stands for: unique violation HS_ERR_CONFLICT, foreign
+ * key violation HS_ERR_NOT_FOUND (the referenced row is gone), other integrity constraints and
+ * data exceptions (bad number, bad JSON) HS_ERR_INVALID, anything else HS_ERR_UNAVAILABLE. */
+hs_err_t hs_pg_sqlstate_err(const char *sqlstate);
+
+/* Value of a bigint column (0 when NULL). */
+int64_t hs_pg_i64(const PGresult *res, int row, int col);
+
+/* SQL fragment: epoch milliseconds of a timestamptz column expression. */
+#define HS_PG_MS(col) "(extract(epoch FROM " col ") * 1000)::bigint"
 
 /* Migration state of one embedded migration. */
 typedef struct {

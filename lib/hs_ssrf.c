@@ -220,6 +220,15 @@ int hs_ssrf_addr_allowed(const hs_ssrf_t *g, const struct sockaddr *sa) {
     return 0;
 }
 
+void hs_ssrf_addr_str(const struct sockaddr *sa, char *out, size_t n) {
+    const void *ip = sa->sa_family == AF_INET6
+                         ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
+                         : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
+    if ((sa->sa_family != AF_INET && sa->sa_family != AF_INET6) ||
+        !inet_ntop(sa->sa_family, ip, out, (socklen_t)n))
+        snprintf(out, n, "(family %d)", sa->sa_family);
+}
+
 /* The parts of a URL the guard needs; host without IPv6 brackets, lower case. */
 typedef struct {
     char scheme[16];
@@ -281,8 +290,8 @@ static hs_err_t judge(const hs_ssrf_t *g, const char *host, const struct sockadd
     const void *a = sa->sa_family == AF_INET
                         ? (const void *)&((const struct sockaddr_in *)sa)->sin_addr
                         : (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
-    char text[INET6_ADDRSTRLEN] = "?";
-    inet_ntop(sa->sa_family, a, text, sizeof text);
+    char text[INET6_ADDRSTRLEN];
+    hs_ssrf_addr_str(sa, text, sizeof text);
     const char *what = "non-public";
     if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) {
         const char *r = refusal(g, sa->sa_family, a);

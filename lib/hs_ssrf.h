@@ -33,6 +33,10 @@ hs_err_t hs_ssrf_check_url(const hs_ssrf_t *g, const char *url, char *errstr, si
  * DNS answer that changes after the check is caught at connect time); 0 for other families. */
 int hs_ssrf_addr_allowed(const hs_ssrf_t *g, const struct sockaddr *sa);
 
+/* Writes the numeric text of sa's address ("10.0.0.1", "::1") to out, or "(family N)" for
+ * other families; for error texts about refused addresses. */
+void hs_ssrf_addr_str(const struct sockaddr *sa, char *out, size_t n);
+
 /* 1 when the URL's host is allow-listed by name: its transfers skip hs_ssrf_addr_allowed
  * (the operator vouched for the name, whatever it resolves to). 0 otherwise or unparsable. */
 int hs_ssrf_host_allowlisted(const hs_ssrf_t *g, const char *url);

@@ -17,6 +17,7 @@
 #include "hs_avro.h"
 #include "hs_catalog.h"
 #include "hs_envelope.h"
+#include "hs_flags.h"
 #include "hs_http.h"
 #include "hs_kafka.h"
 #include "hs_log.h"
@@ -71,6 +72,7 @@ struct hs_ingest {
     hs_registry_t *reg;
     int32_t *schema_ids; /* per catalog index */
     hs_dedup_t *dedup;
+    hs_flags_t *flags; /* integration.<source or type>.enabled kill switches */
     hs_ratelimit_t *rl;
     double tier_rate[3];
     hs_tier_t default_tier;
@@ -396,7 +398,27 @@ static const char *verify_reason(const char *why) {
     return "malformed";
 }
 
-/* Size (done by the HTTP layer), source, method, content type and signature. 0: go on. */
+/* A source whose integration is switched off (flag integration.<source name>.enabled or
+ * integration.<provider type>.enabled) answers 503 + Retry-After: the provider retries and
+ * nothing is lost. 0: enabled. */
+static int disabled(ctx_t *c) {
+    const char *tenant = c->tenant ? c->tenant : "";
+    json_t *ctx = json_pack("{s:s, s:s, s:s, s:s}", "targetingKey", tenant, "tenant", tenant,
+                            "source", c->s->name, "type", c->s->src->type);
+    const char *off = !hs_flags_integration_enabled(c->ing->flags, c->s->name, ctx) ? c->s->name
+                      : !hs_flags_integration_enabled(c->ing->flags, c->s->src->type, ctx)
+                          ? c->s->src->type
+                          : NULL;
+    json_decref(ctx);
+    if (!off) return 0;
+    char detail[300];
+    snprintf(detail, sizeof detail, "integration '%.100s' is disabled (flag integration.%.100s."
+             "enabled); retry later", off, off);
+    return fail(c->ing, c->req, c->name, 503, c->ing->retry_after_s, detail, c->t0), -1;
+}
+
+/* Size (done by the HTTP layer), source, method, content type, signature and kill switch.
+ * 0: go on. */
 static int admit(ctx_t *c, hs_source_req_t *sr) {
     hs_ingest_t *ing = c->ing;
     char detail[600];
@@ -429,7 +451,7 @@ static int admit(ctx_t *c, hs_source_req_t *sr) {
         snprintf(detail, sizeof detail, "signature verification failed: %s", why);
         return fail(ing, c->req, c->name, 401, 0, detail, c->t0), -1;
     }
-    return 0;
+    return disabled(c);
 }
 
 static int rate_limited(ctx_t *c) {
@@ -612,7 +634,14 @@ static hs_err_t limits_init(hs_ingest_t *ing, char *errstr, size_t n) {
     };
     ing->dedup = hs_dedup_new(&d, errstr, n);
     if (!ing->rl) return hs_fail(HS_ERR_INTERNAL, errstr, n, "out of memory");
-    return ing->dedup ? HS_OK : HS_ERR_INVALID;
+    if (!ing->dedup || !(ing->flags = hs_flags_new(cfg, errstr, n))) return HS_ERR_INVALID;
+    if (hs_flags_start(ing->flags, errstr, n)) return HS_ERR_INVALID;
+    char why[256];
+    if (hs_flags_wait_ready(ing->flags, (int)hs_config_int(cfg, "kafka.timeout_ms"), why,
+                            sizeof why))
+        hs_log(HS_LOG_WARN, "flags not read yet: serving with the file's flags", "{s:s}", "error",
+               why);
+    return HS_OK;
 }
 
 static hs_err_t http_init(hs_ingest_t *ing, char *errstr, size_t n) {
@@ -679,6 +708,7 @@ void hs_ingest_destroy(hs_ingest_t *ing) {
     hs_registry_destroy(ing->reg);
     free(ing->schema_ids);
     hs_dedup_destroy(ing->dedup);
+    hs_flags_destroy(ing->flags);
     hs_ratelimit_destroy(ing->rl);
     free(ing);
 }

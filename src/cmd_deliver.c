@@ -1,11 +1,10 @@
 /* hookstream deliver: runs outbound webhook delivery (consumers/deliver) until SIGTERM/SIGINT,
  * then stops fetching, finishes or hands off what is in flight, commits and exits 0. */
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
+#include "cli_service.h"
 #include "commands.h"
 #include "deliver.h"
 #include "hs_log.h"
@@ -27,44 +26,26 @@ static const char usage[] =
     "  -g, --group NAME         consumer group (deliver.group)\n"
     "      --registry URL       schema registry (registry.url)\n" CLI_COMMON_HELP;
 
-/* Waits for SIGINT/SIGTERM (blocked in every thread) and asks the service to stop. */
-static void *wait_signal(void *arg) {
-    sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGTERM);
-    int sig = 0;
-    sigwait(&stop, &sig);
-    hs_log(HS_LOG_INFO, "deliver stopping", "{s:s}", "signal",
-           sig == SIGINT ? "SIGINT" : "SIGTERM");
-    deliver_stop(arg);
-    return NULL;
+static void stop(void *d) {
+    deliver_stop(d);
 }
 
 static int run(const hs_config_t *cfg) {
     char err[1024];
-    /* Block the stop signals before any thread starts so sigwait is where they arrive. */
-    sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    cli_service_block_signals();
     deliver_t *d = deliver_new(cfg, err, sizeof err);
     if (!d) {
         fprintf(stderr, "hookstream deliver: %s\n", err);
         return 1;
     }
     const char *listen = hs_config_str(cfg, "deliver.listen");
-    const char *colon = strrchr(listen, ':');
-    printf("http://%.*s:%d\n", (int)(colon ? colon - listen : 0), listen, deliver_port(d));
-    fflush(stdout);
+    cli_service_print_url(listen, deliver_port(d));
     hs_log(HS_LOG_INFO, "deliver ready", "{s:s, s:i, s:s}", "listen", listen, "port",
            deliver_port(d), "group", hs_config_str(cfg, "deliver.group"));
-    pthread_t waiter;
-    pthread_create(&waiter, NULL, wait_signal, d);
+    cli_service_waiter_t waiter;
+    cli_service_wait_start(&waiter, "deliver", stop, d);
     hs_err_t e = deliver_run(d, err, sizeof err);
-    pthread_kill(waiter, SIGTERM); /* ends the wait when run() returned by itself */
-    pthread_join(waiter, NULL);
+    cli_service_wait_end(&waiter);
     deliver_destroy(d);
     if (e) {
         fprintf(stderr, "hookstream deliver: %s\n", err);

@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admin_client.h"
 #include "cli.h"
 #include "commands.h"
-#include "deliver_client.h"
 
 static const char usage[] =
     "usage: hookstream endpoints add --url URL --events TYPES [add options]   prints id, secret\n"
@@ -105,11 +105,11 @@ static int add_body(const ep_opts_t *o, json_t *body) {
 static int sub_add(hs_httpc_t *c, const ep_opts_t *o) {
     json_t *body = json_object(), *ep = NULL;
     int rc = add_body(o, body);
-    if (!rc) rc = deliver_client_call(c, CMD, "POST", "/v1/endpoints", body, &ep);
+    if (!rc) rc = admin_client_call(c, CMD, "POST", "/v1/endpoints", body, &ep);
     json_decref(body);
     if (rc) return rc;
     if (o->json)
-        deliver_client_print_json(ep);
+        admin_client_print_json(ep);
     else
         printf("id      %s\nsecret  %s\n", json_string_value(json_object_get(ep, "id")),
                json_string_value(json_object_get(ep, "secret")));
@@ -130,9 +130,9 @@ static void print_types(const json_t *types, char *out, size_t n) {
 
 static int sub_list(hs_httpc_t *c, const ep_opts_t *o) {
     json_t *list = NULL;
-    if (deliver_client_call(c, CMD, "GET", "/v1/endpoints", NULL, &list)) return 1;
+    if (admin_client_call(c, CMD, "GET", "/v1/endpoints", NULL, &list)) return 1;
     if (o->json) {
-        deliver_client_print_json(list);
+        admin_client_print_json(list);
         json_decref(list);
         return 0;
     }
@@ -156,9 +156,9 @@ static int simple(hs_httpc_t *c, const ep_opts_t *o, const char *method, const c
     char path[512];
     json_t *ans = NULL;
     ep_path(path, sizeof path, o->id, suffix);
-    if (deliver_client_call(c, CMD, method, path, NULL, &ans)) return 1;
+    if (admin_client_call(c, CMD, method, path, NULL, &ans)) return 1;
     if (show || (o->json && ans))
-        deliver_client_print_json(ans);
+        admin_client_print_json(ans);
     else
         fprintf(stderr, "%s %s\n", done, o->id);
     json_decref(ans);
@@ -183,23 +183,15 @@ static int sub_rotate(hs_httpc_t *c, const ep_opts_t *o) {
     json_t *body = json_object(), *ans = NULL;
     if (o->secret) json_object_set_new(body, "secret", json_string(o->secret));
     ep_path(path, sizeof path, o->id, "/rotate-secret");
-    int rc = deliver_client_call(c, CMD, "POST", path, body, &ans);
+    int rc = admin_client_call(c, CMD, "POST", path, body, &ans);
     json_decref(body);
     if (rc) return rc;
     if (o->json)
-        deliver_client_print_json(ans);
+        admin_client_print_json(ans);
     else
         printf("secret  %s\n", json_string_value(json_object_get(ans, "secret")));
     json_decref(ans);
     return 0;
-}
-
-/* Appends "&key=value" (escaped) to the query in q. */
-static void query_add(char *q, size_t n, const char *key, const char *value) {
-    char *esc = hs_httpc_escape(value);
-    size_t used = strlen(q);
-    snprintf(q + used, n - used, "%c%s=%s", used ? '&' : '?', key, esc ? esc : "");
-    free(esc);
 }
 
 static void print_attempts(const json_t *list) {
@@ -221,23 +213,23 @@ static void print_attempts(const json_t *list) {
 
 static int sub_attempts(hs_httpc_t *c, const ep_opts_t *o) {
     char path[1024], q[512] = "";
-    if (o->status) query_add(q, sizeof q, "status", o->status);
-    if (o->limit) query_add(q, sizeof q, "limit", o->limit);
+    if (o->status) admin_client_query_add(q, sizeof q, "status", o->status);
+    if (o->limit) admin_client_query_add(q, sizeof q, "limit", o->limit);
     if (o->since) {
         int64_t ms;
         char buf[32];
-        if (deliver_client_time(o->since, &ms))
+        if (admin_client_time(o->since, &ms))
             return fail("--since '%s': expected RFC 3339, unix ms or a duration (2h)", o->since);
         snprintf(buf, sizeof buf, "%lld", (long long)ms);
-        query_add(q, sizeof q, "since", buf);
+        admin_client_query_add(q, sizeof q, "since", buf);
     }
     char suffix[600];
     snprintf(suffix, sizeof suffix, "/attempts%s", q);
     ep_path(path, sizeof path, o->id, suffix);
     json_t *list = NULL;
-    if (deliver_client_call(c, CMD, "GET", path, NULL, &list)) return 1;
+    if (admin_client_call(c, CMD, "GET", path, NULL, &list)) return 1;
     if (o->json)
-        deliver_client_print_json(list);
+        admin_client_print_json(list);
     else
         print_attempts(list);
     json_decref(list);
@@ -318,7 +310,7 @@ int cmd_endpoints(int argc, char **argv) {
     o.id = sub->needs_id ? argv[optind++] : NULL;
     if (optind < argc) return fail("unexpected argument '%s'", argv[optind]);
     hs_config_t *cfg = cli_config_load(&common, CMD);
-    hs_httpc_t *c = deliver_client_new(cfg, CMD);
+    hs_httpc_t *c = admin_client_new(cfg, CMD, "deliver");
     int rc = c ? sub->fn(c, &o) : 1;
     hs_httpc_destroy(c);
     hs_config_destroy(cfg);

@@ -9,9 +9,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "admin_client.h"
 #include "cli.h"
 #include "commands.h"
-#include "deliver_client.h"
 #include "replay_group.h"
 
 #define CMD "replay"
@@ -95,7 +95,7 @@ static void replay_path(char *out, size_t n, const char *id, const char *suffix)
 /* Puts TIME option opt as unix ms under key; returns 0 or 2. */
 static int put_time(json_t *body, const char *key, const char *opt, const char *value) {
     int64_t ms;
-    if (deliver_client_time(value, &ms))
+    if (admin_client_time(value, &ms))
         return usage_fail("--%s: expected RFC 3339, unix ms or a duration ago (2h)", opt);
     json_object_set_new(body, key, json_integer((json_int_t)ms));
     return 0;
@@ -143,9 +143,9 @@ static int cancel_id(hs_httpc_t *c, const char *id, int json) {
     char path[256];
     json_t *r = NULL;
     replay_path(path, sizeof path, id, "/cancel");
-    if (deliver_client_call(c, CMD, "POST", path, NULL, &r)) return 1;
+    if (admin_client_call(c, CMD, "POST", path, NULL, &r)) return 1;
     if (json)
-        deliver_client_print_json(r);
+        admin_client_print_json(r);
     else
         fprintf(stderr, "replay %s cancelled\n", id);
     json_decref(r);
@@ -169,7 +169,7 @@ static int follow(hs_httpc_t *c, const char *id, int json) {
             return 130;
         }
         json_decref(r);
-        if (deliver_client_call(c, CMD, "GET", path, NULL, &r)) return 1;
+        if (admin_client_call(c, CMD, "GET", path, NULL, &r)) return 1;
         long long done = json_integer_value(json_object_get(r, "done"));
         if (done0 < 0) done0 = done;
         double secs = (double)(now_ms() - t0) / 1000.0;
@@ -187,7 +187,7 @@ static int follow(hs_httpc_t *c, const char *id, int json) {
     const char *state = json_string_value(json_object_get(r, "state"));
     const char *error = json_string_value(json_object_get(r, "error"));
     if (error && *error) fprintf(stderr, "hookstream " CMD ": %s\n", error);
-    if (json) deliver_client_print_json(r);
+    if (json) admin_client_print_json(r);
     int rc = strcmp(state, "done") ? 1 : 0;
     json_decref(r);
     return rc;
@@ -196,7 +196,7 @@ static int follow(hs_httpc_t *c, const char *id, int json) {
 static int run_submit(hs_httpc_t *c, const replay_opts_t *o) {
     json_t *body = json_object(), *r = NULL;
     int rc = replay_body(o, body);
-    if (!rc) rc = deliver_client_call(c, CMD, "POST", "/v1/replays", body, &r);
+    if (!rc) rc = admin_client_call(c, CMD, "POST", "/v1/replays", body, &r);
     json_decref(body);
     if (rc) return rc;
     char id[64];
@@ -215,8 +215,8 @@ static int run_status(hs_httpc_t *c, const replay_opts_t *o) {
     char path[256];
     json_t *r = NULL;
     replay_path(path, sizeof path, o->status, "");
-    if (deliver_client_call(c, CMD, "GET", path, NULL, &r)) return 1;
-    deliver_client_print_json(r);
+    if (admin_client_call(c, CMD, "GET", path, NULL, &r)) return 1;
+    admin_client_print_json(r);
     json_decref(r);
     return 0;
 }
@@ -315,7 +315,7 @@ static int group_rewind(const cli_common_t *common, const replay_opts_t *o) {
         r.to_offset = strtoll(o->to_offset, &end, 10);
         if (*end || end == o->to_offset || r.to_offset < 0)
             return usage_fail("--to-offset '%s': expected an offset >= 0", o->to_offset);
-    } else if (deliver_client_time(o->to_time ? o->to_time : o->by_duration, &r.to_time_ms)) {
+    } else if (admin_client_time(o->to_time ? o->to_time : o->by_duration, &r.to_time_ms)) {
         return usage_fail(o->to_time ? "--to-time '%s': expected RFC 3339 or unix ms"
                                      : "--by-duration '%s': expected a duration like 30m, 2h",
                           o->to_time ? o->to_time : o->by_duration);
@@ -345,7 +345,7 @@ int cmd_replay(int argc, char **argv) {
     }
     if (!mode) return usage_fail("give --endpoint, --status or --cancel; see --help%s", "");
     hs_config_t *cfg = cli_config_load(&common, CMD);
-    hs_httpc_t *c = deliver_client_new(cfg, CMD);
+    hs_httpc_t *c = admin_client_new(cfg, CMD, "deliver");
     int rc = c ? mode->run(c, &o) : 1;
     hs_httpc_destroy(c);
     hs_config_destroy(cfg);

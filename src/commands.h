@@ -19,5 +19,7 @@ int cmd_ingest(int argc, char **argv);
 int cmd_deliver(int argc, char **argv);
 int cmd_endpoints(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
+int cmd_workflows(int argc, char **argv);
+int cmd_flags(int argc, char **argv);
 
 #endif

@@ -570,6 +570,55 @@ static void deliver_exports(const dev_stack_t *st, int port, dev_cmd_t *vars) {
     dev_cmd_add(vars, "HS_DELIVER_TOKEN=%s", s.admin_token);
 }
 
+/* --- workflows: `hookstream workflows` on D/workflows (put definitions there), deliver's tokens */
+
+static hs_err_t workflows_prepare(dev_stack_t *st, int port, char *err, size_t n) {
+    (void)port;
+    char dir[DEV_FILE];
+    dev_path(st, "workflows", dir, sizeof dir);
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        return hs_fail(HS_ERR_IO, err, n, "mkdir %s: %s", dir, strerror(errno));
+    return HS_OK;
+}
+
+static void workflows_command(const dev_stack_t *st, int port, dev_cmd_t *cmd) {
+    char dsn[128], dir[DEV_FILE];
+    pg_dsn(port_of(st, "postgres"), PG_DB, dsn, sizeof dsn);
+    dev_path(st, "workflows", dir, sizeof dir);
+    dev_cmd_add(cmd, "%s", st->self);
+    dev_cmd_add(cmd, "workflows");
+    dev_cmd_add(cmd, "--set");
+    dev_cmd_add(cmd, "workflows.listen=127.0.0.1:%d", port);
+    dev_cmd_add(cmd, "--set");
+    dev_cmd_add(cmd, "workflows.dir=%s", dir);
+    dev_cmd_add(cmd, "--set");
+    dev_cmd_add(cmd, "kafka.brokers=%s", st->bootstrap);
+    dev_cmd_add(cmd, "--set");
+    dev_cmd_add(cmd, "postgres.dsn=%s", dsn);
+    dev_cmd_add(cmd, "--set");
+    dev_cmd_add(cmd, "registry.url=http://127.0.0.1:%d", port_of(st, "registry"));
+    dev_cmd_add(cmd, "--set");
+    dev_cmd_add(cmd, "broker.control_url=http://127.0.0.1:%d", port_of(st, "broker"));
+}
+
+static void workflows_env(const dev_stack_t *st, int port, dev_cmd_t *vars) {
+    (void)port;
+    deliver_secrets_t s;
+    char err[DEV_FILE + 256];
+    if (secrets_read(st, &s, err, sizeof err)) return;
+    dev_cmd_add(vars, "HS_WORKFLOWS_ADMIN_TOKENS=dev:%s", s.admin_token);
+    dev_cmd_add(vars, "HS_WORKFLOWS_READ_TOKENS=viewer:%s", s.read_token);
+    dev_cmd_add(vars, "HS_WORKFLOWS_ALLOW_PRIVATE=127.0.0.1,::1");
+}
+
+static void workflows_exports(const dev_stack_t *st, int port, dev_cmd_t *vars) {
+    (void)port;
+    deliver_secrets_t s;
+    char err[DEV_FILE + 256];
+    if (secrets_read(st, &s, err, sizeof err)) return;
+    dev_cmd_add(vars, "HS_WORKFLOWS_TOKEN=%s", s.admin_token);
+}
+
 const dev_part_t dev_parts[] = {
     {.name = "broker",
      .label = "kafka bootstrap",
@@ -639,6 +688,18 @@ const dev_part_t dev_parts[] = {
      .address = http_address,
      .env = deliver_env,
      .exports = deliver_exports},
+    {.name = "workflows",
+     .label = "workflows API",
+     .port_key = "dev.workflows_port",
+     .env_addr = "HS_WORKFLOWS_URL",
+     .http = 1,
+     .stop_signal = SIGTERM,
+     .prepare = workflows_prepare,
+     .command = workflows_command,
+     .ready = http_ready,
+     .address = http_address,
+     .env = workflows_env,
+     .exports = workflows_exports},
     {.name = NULL},
 };
 

@@ -23,6 +23,8 @@ static const cli_cmd_t commands[] = {
     {"schemas", cmd_schemas, "list, show, register and check event schemas"},
     {"endpoints", cmd_endpoints, "add, list, show, enable, disable, rotate deliver endpoints"},
     {"replay", cmd_replay, "re-deliver an event, a time range or failures to an endpoint"},
+    {"workflows", cmd_workflows, "run workflows; list, show, cancel and retry their runs"},
+    {"flags", cmd_flags, "list, show, change and evaluate feature flags (flagd format)"},
     {"config", cmd_config, "show the effective configuration, write docs/config.md"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "list the commands"},

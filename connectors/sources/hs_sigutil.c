@@ -251,6 +251,17 @@ int hs_sig_parse_http_date(const char *s, int64_t *out) {
     return civil_to_unix(y, mo + 1, d, h, mi, sec, out);
 }
 
+int hs_sig_retry_after_ms(const char *v, int64_t now, int64_t *ms) {
+    int64_t secs;
+    if (!hs_sig_parse_uint(v, strlen(v), &secs)) {
+        *ms = secs * 1000;
+        return 0;
+    }
+    if (hs_sig_parse_http_date(v, &secs)) return -1;
+    *ms = secs > now ? (secs - now) * 1000 : 0;
+    return 0;
+}
+
 hs_err_t hs_sig_check_time(int64_t ts, int64_t now, int tolerance_s, hs_sig_window_t window,
                            char *errstr, size_t errstr_size) {
     if (tolerance_s < 0) return HS_OK;

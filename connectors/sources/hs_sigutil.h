@@ -98,6 +98,10 @@ int hs_sig_parse_iso8601_ms(const char *s, int64_t *out);
 /* Parses an HTTP IMF-fixdate ("Tue, 14 Apr 2026 03:50:12 GMT") to unix seconds; 0 or -1. */
 int hs_sig_parse_http_date(const char *s, int64_t *out);
 
+/* Parses a Retry-After value, delay seconds ("120") or an HTTP date, to milliseconds from now
+ * (unix seconds; a date in the past gives 0); returns 0, or -1 when it is neither. */
+int hs_sig_retry_after_ms(const char *v, int64_t now, int64_t *ms);
+
 /* Checks ts against now: HS_OK inside the window (the boundary itself is inside: a timestamp
  * exactly tolerance_s old passes, one second more fails), else HS_ERR_AUTH with
  * "timestamp T is N s old (tolerance S s)" or "timestamp T is N s in the future (tolerance S s)".

@@ -173,13 +173,13 @@ static int apply(const deliver_admin_t *a, hs_http_req_t *req, const json_t *bod
         for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
             if (!strcmp(fields[i].name, key)) fn = fields[i].fn;
         if (!fn) {
-            admin_invalid(req, key,
-                          strcmp(key, "secret") ? "unknown field" : "use POST .../rotate-secret");
+            hs_admin_invalid(
+                req, key, strcmp(key, "secret") ? "unknown field" : "use POST .../rotate-secret");
             return -1;
         }
         hs_err_t rc = fn(a, v, e, err, sizeof err);
-        if (rc == HS_ERR_INTERNAL) return admin_fail(req, rc, err), -1;
-        if (rc) return admin_invalid(req, key, err), -1;
+        if (rc == HS_ERR_INTERNAL) return hs_admin_fail(req, rc, err), -1;
+        if (rc) return hs_admin_invalid(req, key, err), -1;
     }
     return 0;
 }
@@ -190,30 +190,30 @@ static int take_secret(hs_http_req_t *req, const json_t *body, char *out, size_t
     const json_t *v = json_object_get(body, "secret");
     if (!v || json_is_null(v)) {
         if (!hs_whsig_secret_new(out, n, err, sizeof err)) return 0;
-        return admin_fail(req, HS_ERR_INTERNAL, err), -1;
+        return hs_admin_fail(req, HS_ERR_INTERNAL, err), -1;
     }
     const char *s = json_string_value(v);
-    if (!s) return admin_invalid(req, "secret", "must be a string"), -1;
-    if (hs_whsig_secret_check(s, err, sizeof err)) return admin_invalid(req, "secret", err), -1;
-    if (strlen(s) >= n) return admin_invalid(req, "secret", "too long"), -1;
+    if (!s) return hs_admin_invalid(req, "secret", "must be a string"), -1;
+    if (hs_whsig_secret_check(s, err, sizeof err)) return hs_admin_invalid(req, "secret", err), -1;
+    if (strlen(s) >= n) return hs_admin_invalid(req, "secret", "too long"), -1;
     snprintf(out, n, "%s", s);
     return 0;
 }
 
 void admin_ep_create(deliver_admin_t *a, hs_http_req_t *req, const admin_actor_t *who) {
     json_t *body;
-    if (admin_body(req, 0, &body)) return;
+    if (hs_admin_body(req, 0, &body)) return;
     deliver_endpoint_t e = {.enabled = 1};
     char secret[128], err[512];
     if (!json_object_get(body, "url")) {
-        admin_invalid(req, "url", "required");
+        hs_admin_invalid(req, "url", "required");
     } else if (!json_object_get(body, "event_types")) {
-        admin_invalid(req, "event_types", "required");
+        hs_admin_invalid(req, "event_types", "required");
     } else if (!apply(a, req, body, &e, 1) && !take_secret(req, body, secret, sizeof secret)) {
         if (!e.description) e.description = strdup("");
         hs_err_t rc = deliver_store_endpoint_create(a->store, &e, secret, err, sizeof err);
         if (rc) {
-            admin_fail(req, rc, err);
+            hs_admin_fail(req, rc, err);
         } else {
             json_t *view = deliver_endpoint_json(&e);
             json_object_set_new(view, "secret_generated",
@@ -237,7 +237,7 @@ void admin_ep_list(deliver_admin_t *a, hs_http_req_t *req, const admin_actor_t *
     char err[512];
     hs_err_t rc = deliver_store_endpoint_list(a->store, &eps, &count, err, sizeof err);
     if (rc) {
-        admin_fail(req, rc, err);
+        hs_admin_fail(req, rc, err);
         return;
     }
     json_t *arr = json_array();
@@ -254,7 +254,7 @@ static int load(deliver_admin_t *a, hs_http_req_t *req, deliver_endpoint_t *e) {
     char err[512];
     hs_err_t rc =
         deliver_store_endpoint_get(a->store, hs_http_req_param(req, "id"), e, err, sizeof err);
-    if (rc) admin_fail(req, rc, err);
+    if (rc) hs_admin_fail(req, rc, err);
     return rc ? -1 : 0;
 }
 
@@ -273,13 +273,13 @@ void admin_ep_get(deliver_admin_t *a, hs_http_req_t *req, const admin_actor_t *w
 
 void admin_ep_patch(deliver_admin_t *a, hs_http_req_t *req, const admin_actor_t *who) {
     json_t *body;
-    if (admin_body(req, 0, &body)) return;
+    if (hs_admin_body(req, 0, &body)) return;
     deliver_endpoint_t e = {0};
     char err[512];
     if (!load(a, req, &e) && !apply(a, req, body, &e, 0)) {
         hs_err_t rc = deliver_store_endpoint_update(a->store, &e, err, sizeof err);
         if (rc) {
-            admin_fail(req, rc, err);
+            hs_admin_fail(req, rc, err);
         } else {
             json_t *detail = json_pack("{s:O}", "changes", body);
             admin_audit(a, who, "endpoint.update", e.id, detail);
@@ -297,7 +297,7 @@ void admin_ep_delete(deliver_admin_t *a, hs_http_req_t *req, const admin_actor_t
     char err[512];
     hs_err_t rc = deliver_store_endpoint_delete(a->store, id, err, sizeof err);
     if (rc) {
-        admin_fail(req, rc, err);
+        hs_admin_fail(req, rc, err);
         return;
     }
     admin_audit(a, who, "endpoint.delete", id, NULL);
@@ -313,7 +313,7 @@ static void set_enabled(deliver_admin_t *a, hs_http_req_t *req, const admin_acto
     hs_err_t rc = deliver_store_endpoint_set_enabled(a->store, id, enabled, enabled ? NULL : reason,
                                                      err, sizeof err);
     if (rc) {
-        admin_fail(req, rc, err);
+        hs_admin_fail(req, rc, err);
         return;
     }
     admin_audit(a, who, enabled ? "endpoint.enable" : "endpoint.disable", id, NULL);
@@ -331,14 +331,14 @@ void admin_ep_disable(deliver_admin_t *a, hs_http_req_t *req, const admin_actor_
 
 void admin_ep_rotate(deliver_admin_t *a, hs_http_req_t *req, const admin_actor_t *who) {
     json_t *body;
-    if (admin_body(req, 1, &body)) return;
+    if (hs_admin_body(req, 1, &body)) return;
     const char *id = hs_http_req_param(req, "id");
     const char *key;
     json_t *v;
     char secret[128] = "", err[512];
     json_object_foreach(body, key, v) {
         if (strcmp(key, "secret")) {
-            admin_invalid(req, key, "unknown field");
+            hs_admin_invalid(req, key, "unknown field");
             json_decref(body);
             return;
         }
@@ -347,7 +347,7 @@ void admin_ep_rotate(deliver_admin_t *a, hs_http_req_t *req, const admin_actor_t
         hs_err_t rc =
             deliver_store_secret_rotate(a->store, id, secret, a->grace_s, err, sizeof err);
         if (rc) {
-            admin_fail(req, rc, err);
+            hs_admin_fail(req, rc, err);
         } else {
             json_t *detail =
                 json_pack("{s:I, s:b}", "grace_s", (json_int_t)a->grace_s, "secret_generated",

@@ -14,7 +14,7 @@ static const char *const attempt_statuses[] = {"succeeded", "failed", "retrying"
 static void bad_query(hs_http_req_t *req, const char *name, const char *reason) {
     char detail[256];
     snprintf(detail, sizeof detail, "query parameter %s: %s", name, reason);
-    admin_problem(req, 400, detail, name);
+    hs_admin_problem(req, 400, detail, name);
 }
 
 void admin_ep_attempts(deliver_admin_t *a, hs_http_req_t *req, const admin_actor_t *who) {
@@ -23,7 +23,7 @@ void admin_ep_attempts(deliver_admin_t *a, hs_http_req_t *req, const admin_actor
     const char *status = hs_http_req_query(req, "status");
     const char *since = hs_http_req_query(req, "since");
     int64_t since_ms = 0;
-    int limit = admin_limit(hs_http_req_query(req, "limit"));
+    int limit = hs_admin_limit(hs_http_req_query(req, "limit"));
     int status_ok = !status || !*status;
     for (size_t i = 0; i < sizeof attempt_statuses / sizeof attempt_statuses[0]; i++)
         if (status && !strcmp(status, attempt_statuses[i])) status_ok = 1;
@@ -31,7 +31,7 @@ void admin_ep_attempts(deliver_admin_t *a, hs_http_req_t *req, const admin_actor
         bad_query(req, "status", "expected succeeded, failed, retrying, skipped or dead");
         return;
     }
-    if (since && *since && admin_time_text(since, &since_ms)) {
+    if (since && *since && hs_admin_time_text(since, &since_ms)) {
         bad_query(req, "since", "expected RFC 3339 or unix milliseconds");
         return;
     }
@@ -48,7 +48,7 @@ void admin_ep_attempts(deliver_admin_t *a, hs_http_req_t *req, const admin_actor
         rc = deliver_store_attempts(a->store, id, status && *status ? status : NULL, since_ms,
                                     limit, &out, err, sizeof err);
     if (rc)
-        admin_fail(req, rc, err);
+        hs_admin_fail(req, rc, err);
     else
         hs_http_respond_json(req, 200, out);
 }
@@ -76,36 +76,36 @@ static int replay_fields(hs_http_req_t *req, const json_t *body, deliver_replay_
         while (i < sizeof known / sizeof known[0] && strcmp(known[i], key))
             i++;
         if (i == sizeof known / sizeof known[0])
-            return admin_invalid(req, key, "unknown field"), -1;
+            return hs_admin_invalid(req, key, "unknown field"), -1;
     }
     const char *ep = json_string_value(json_object_get(body, "endpoint_id"));
     if (!ep || !*ep || strlen(ep) >= sizeof r->endpoint_id)
-        return admin_invalid(req, "endpoint_id", "required: the id of an endpoint"), -1;
+        return hs_admin_invalid(req, "endpoint_id", "required: the id of an endpoint"), -1;
     snprintf(r->endpoint_id, sizeof r->endpoint_id, "%s", ep);
     const char *kind = replay_kind(body);
     if (!kind)
-        return admin_invalid(req, "kind", "give event_id, topic with from and to, or since"), -1;
+        return hs_admin_invalid(req, "kind", "give event_id, topic with from and to, or since"), -1;
     snprintf(r->kind, sizeof r->kind, "%s", kind);
     if (!strcmp(kind, "event")) {
         const char *ev = json_string_value(json_object_get(body, "event_id"));
         if (!ev || !*ev || strlen(ev) >= sizeof r->event_id)
-            return admin_invalid(req, "event_id", "required: a non-empty string"), -1;
+            return hs_admin_invalid(req, "event_id", "required: a non-empty string"), -1;
         snprintf(r->event_id, sizeof r->event_id, "%s", ev);
     } else if (!strcmp(kind, "range")) {
         const char *topic = json_string_value(json_object_get(body, "topic"));
         if (!topic || !*topic || strlen(topic) >= sizeof r->topic)
-            return admin_invalid(req, "topic", "required: a topic name"), -1;
+            return hs_admin_invalid(req, "topic", "required: a topic name"), -1;
         snprintf(r->topic, sizeof r->topic, "%s", topic);
-        if (admin_time(json_object_get(body, "from"), &r->from_ms))
-            return admin_invalid(req, "from", "required: RFC 3339 or unix milliseconds"), -1;
-        if (admin_time(json_object_get(body, "to"), &r->to_ms))
-            return admin_invalid(req, "to", "required: RFC 3339 or unix milliseconds"), -1;
-        if (r->to_ms <= r->from_ms) return admin_invalid(req, "to", "must be after from"), -1;
+        if (hs_admin_time(json_object_get(body, "from"), &r->from_ms))
+            return hs_admin_invalid(req, "from", "required: RFC 3339 or unix milliseconds"), -1;
+        if (hs_admin_time(json_object_get(body, "to"), &r->to_ms))
+            return hs_admin_invalid(req, "to", "required: RFC 3339 or unix milliseconds"), -1;
+        if (r->to_ms <= r->from_ms) return hs_admin_invalid(req, "to", "must be after from"), -1;
     } else if (!strcmp(kind, "recover")) {
-        if (admin_time(json_object_get(body, "since"), &r->since_ms))
-            return admin_invalid(req, "since", "required: RFC 3339 or unix milliseconds"), -1;
+        if (hs_admin_time(json_object_get(body, "since"), &r->since_ms))
+            return hs_admin_invalid(req, "since", "required: RFC 3339 or unix milliseconds"), -1;
     } else {
-        return admin_invalid(req, "kind", "expected event, range or recover"), -1;
+        return hs_admin_invalid(req, "kind", "expected event, range or recover"), -1;
     }
     return 0;
 }
@@ -124,19 +124,19 @@ static int replay_targets_exist(deliver_admin_t *a, hs_http_req_t *req, const de
         if (rc == HS_ERR_NOT_FOUND)
             snprintf(err, sizeof err, "event %.128s was never delivered here", r->event_id);
     }
-    if (rc) admin_fail(req, rc, err);
+    if (rc) hs_admin_fail(req, rc, err);
     return rc ? -1 : 0;
 }
 
 void admin_replay_create(deliver_admin_t *a, hs_http_req_t *req, const admin_actor_t *who) {
     json_t *body;
-    if (admin_body(req, 0, &body)) return;
+    if (hs_admin_body(req, 0, &body)) return;
     deliver_replay_t r = {0};
     char err[512];
     if (!replay_fields(req, body, &r) && !replay_targets_exist(a, req, &r)) {
         hs_err_t rc = deliver_store_replay_create(a->store, &r, err, sizeof err);
         if (rc) {
-            admin_fail(req, rc, err);
+            hs_admin_fail(req, rc, err);
         } else {
             json_t *view = deliver_replay_json(&r);
             admin_audit(a, who, "replay.create", r.id, view);
@@ -155,7 +155,7 @@ static void answer_replay(deliver_admin_t *a, hs_http_req_t *req) {
     hs_err_t rc =
         deliver_store_replay_get(a->store, hs_http_req_param(req, "id"), &r, err, sizeof err);
     if (rc)
-        admin_fail(req, rc, err);
+        hs_admin_fail(req, rc, err);
     else
         hs_http_respond_json(req, 200, deliver_replay_json(&r));
 }
@@ -170,7 +170,7 @@ void admin_replay_cancel(deliver_admin_t *a, hs_http_req_t *req, const admin_act
     char err[512];
     hs_err_t rc = deliver_store_replay_cancel(a->store, id, err, sizeof err);
     if (rc) {
-        admin_fail(req, rc, err);
+        hs_admin_fail(req, rc, err);
         return;
     }
     admin_audit(a, who, "replay.cancel", id, NULL);
@@ -179,7 +179,7 @@ void admin_replay_cancel(deliver_admin_t *a, hs_http_req_t *req, const admin_act
 
 void admin_audit_list(deliver_admin_t *a, hs_http_req_t *req, const admin_actor_t *who) {
     (void)who;
-    int limit = admin_limit(hs_http_req_query(req, "limit"));
+    int limit = hs_admin_limit(hs_http_req_query(req, "limit"));
     if (limit < 0) {
         bad_query(req, "limit", "expected an integer from 1 to 1000");
         return;
@@ -188,7 +188,7 @@ void admin_audit_list(deliver_admin_t *a, hs_http_req_t *req, const admin_actor_
     char err[512];
     hs_err_t rc = deliver_store_audit_list(a->store, limit, &out, err, sizeof err);
     if (rc)
-        admin_fail(req, rc, err);
+        hs_admin_fail(req, rc, err);
     else
         hs_http_respond_json(req, 200, out);
 }

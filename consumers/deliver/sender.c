@@ -4,10 +4,8 @@
  * keeps the keep-alive connections warm. Nothing here blocks the submitting thread on I/O. */
 #include "sender.h"
 
-#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +16,7 @@
 #include "hs_err.h"
 #include "hs_metrics.h"
 #include "hs_sigutil.h"
+#include "hs_ssrf.h"
 
 /* One request from submit to callback.
  * @locality: the submitter until queued, then the sender thread. */
@@ -148,13 +147,8 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *opaque) {
     if (b - a >= sizeof v) return len;
     memcpy(v, ptr + a, b - a);
     v[b - a] = 0;
-    int64_t secs;
-    if (!hs_sig_parse_uint(v, b - a, &secs)) {
-        j->res.retry_after_ms = secs * 1000;
-    } else if (!hs_sig_parse_http_date(v, &secs)) {
-        int64_t delta = secs - (int64_t)time(NULL);
-        j->res.retry_after_ms = delta > 0 ? delta * 1000 : 0;
-    }
+    int64_t ms;
+    if (!hs_sig_retry_after_ms(v, (int64_t)time(NULL), &ms)) j->res.retry_after_ms = ms;
     return len;
 }
 
@@ -165,11 +159,7 @@ static curl_socket_t on_open(void *opaque, curlsocktype purpose, struct curl_soc
     const deliver_sender_opts_t *o = &j->s->o;
     if (purpose == CURLSOCKTYPE_IPCXN && o->allow_addr &&
         !o->allow_addr(o->allow_opaque, &addr->addr)) {
-        const void *ip = addr->family == AF_INET6
-                             ? (const void *)&((const struct sockaddr_in6 *)&addr->addr)->sin6_addr
-                             : (const void *)&((const struct sockaddr_in *)&addr->addr)->sin_addr;
-        if (!inet_ntop(addr->family, ip, j->refused, sizeof j->refused))
-            snprintf(j->refused, sizeof j->refused, "(family %d)", addr->family);
+        hs_ssrf_addr_str(&addr->addr, j->refused, sizeof j->refused);
         j->refused_addr = 1;
         return CURL_SOCKET_BAD;
     }

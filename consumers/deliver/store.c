@@ -39,25 +39,11 @@ void store_conn_put(deliver_store_t *s, PGconn *c) {
     pthread_mutex_unlock(&s->pool_mtx);
 }
 
-static const struct {
-    const char *prefix; /* SQLSTATE class or full code */
-    hs_err_t err;
-} sqlstate_errs[] = {
-    {"23505", HS_ERR_CONFLICT},  /* unique_violation */
-    {"23503", HS_ERR_NOT_FOUND}, /* foreign_key_violation: the endpoint is gone */
-    {"23", HS_ERR_INVALID},      /* other integrity constraints (CHECK, NOT NULL) */
-    {"22", HS_ERR_INVALID},      /* data exception: bad number, bad JSON */
-};
-
 hs_err_t store_query_on(PGconn *c, const char *sql, int nparams, const char *const *params,
                         PGresult **out, char *errstr, size_t n) {
     *out = hs_pg_query(c, sql, nparams, params, errstr, n);
-    if (*out) return HS_OK;
-    const char *state = hs_pg_last_sqlstate();
-    for (size_t i = 0; i < sizeof sqlstate_errs / sizeof sqlstate_errs[0]; i++)
-        if (!strncmp(state, sqlstate_errs[i].prefix, strlen(sqlstate_errs[i].prefix)))
-            return sqlstate_errs[i].err;
-    return HS_ERR_UNAVAILABLE;
+    /* A foreign key violation means the endpoint is gone: HS_ERR_NOT_FOUND. */
+    return *out ? HS_OK : hs_pg_sqlstate_err(hs_pg_last_sqlstate());
 }
 
 hs_err_t store_query(deliver_store_t *s, const char *sql, int nparams, const char *const *params,
@@ -100,11 +86,6 @@ void store_rfc3339(int64_t ms, char *out, size_t size) {
     char base[32];
     strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(out, size, "%s.%03dZ", base, (int)(ms % 1000));
-}
-
-int64_t store_i64(const PGresult *res, int row, int col) {
-    if (PQgetisnull(res, row, col)) return 0;
-    return strtoll(PQgetvalue(res, row, col), NULL, 10);
 }
 
 void store_copy(const PGresult *res, int row, int col, char *out, size_t size) {

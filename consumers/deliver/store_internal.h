@@ -6,6 +6,7 @@
 #include <libpq-fe.h>
 #include <pthread.h>
 
+#include "hs_pg.h"
 #include "store.h"
 
 typedef struct attempt_writer attempt_writer_t;
@@ -38,8 +39,8 @@ hs_err_t store_query_on(PGconn *c, const char *sql, int nparams, const char *con
 void store_new_id(const char *prefix, char out[DELIVER_ID_LEN]);
 /* Formats epoch milliseconds as RFC 3339 UTC with milliseconds ("2024-05-01T12:00:00.000Z"). */
 void store_rfc3339(int64_t ms, char *out, size_t size);
-/* Value of a bigint column (0 when NULL). */
-int64_t store_i64(const PGresult *res, int row, int col);
+/* Value of a bigint column (0 when NULL): hs_pg_i64 under deliver's name. */
+#define store_i64 hs_pg_i64
 /* Copies a column into a fixed buffer, NUL-terminated (cut at size - 1 bytes). */
 void store_copy(const PGresult *res, int row, int col, char *out, size_t size);
 
@@ -47,7 +48,7 @@ void store_copy(const PGresult *res, int row, int col, char *out, size_t size);
 attempt_writer_t *attempt_writer_new(const char *dsn, char *errstr, size_t n);
 void attempt_writer_destroy(attempt_writer_t *w);
 
-/* SQL fragment: epoch milliseconds of a timestamptz column expression. */
-#define STORE_MS(col) "(extract(epoch FROM " col ") * 1000)::bigint"
+/* SQL fragment: epoch milliseconds of a timestamptz column expression (HS_PG_MS). */
+#define STORE_MS(col) HS_PG_MS(col)
 
 #endif

@@ -55,10 +55,6 @@ produce() { for id in "$@"; do order "$id"; done >"$tmp/batch.jsonl"
 # received_ids PATH: webhook ids the receiver got on PATH with a valid signature
 received() { jq -r --arg p "$1" 'select(.path==$p and .valid) | .body | fromjson | .data.order_id' \
     "$tmp/received" 2>/dev/null | sort -u; }
-wait_for() { # wait_for SECONDS COMMAND...: until COMMAND succeeds
-    local until=$((SECONDS + $1)); shift
-    while ! "$@"; do ((SECONDS >= until)) && return 1; sleep 0.1; done
-}
 has_n() { [ "$(received "$1" | wc -l)" -ge "$2" ]; }
 
 # ---- endpoints ---------------------------------------------------------------------------------

@@ -73,10 +73,6 @@ ids() { local p=$1 n=$2; for i in $(seq 1 "$n"); do echo "$p$i-$run"; done | sor
 received() { jq -r --arg p "$1" 'select(.path==$p and .valid) | .body | fromjson | .data.order_id' \
     "$tmp/received" 2>/dev/null | sort -u; }
 posts() { curl -s "$recv/_stats" | jq --arg p "$1" '.[$p] // 0'; }
-wait_for() { # wait_for SECONDS COMMAND...: until COMMAND succeeds
-    local until=$((SECONDS + $1)); shift
-    while ! "$@"; do ((SECONDS >= until)) && return 1; sleep 0.1; done
-}
 has_all() { [ -z "$(comm -23 <(ids "$2" "$3") <(received "$1"))" ]; }
 metric() { curl -s "$api/metrics" | grep -E "^$1" | awk '{s+=$NF} END {print s+0}'; }
 add_ep() { # add_ep PATH CURRENCY [OPTIONS...]: prints the endpoint id

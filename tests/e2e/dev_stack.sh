@@ -15,7 +15,7 @@ cleanup() {
 trap cleanup EXIT
 cd "$tmp" || exit 1
 d=$tmp/stack
-parts="broker redis postgres registry ingest deliver"
+parts="broker redis postgres registry ingest deliver workflows"
 
 # alive PID: the process exists and is not a zombie waiting for a parent that does not reap
 alive() { [ -r "/proc/$1/stat" ] && [ "$(sed 's/.*) //' "/proc/$1/stat" | cut -c1)" != Z ]; }
@@ -36,6 +36,7 @@ for want in "kafka bootstrap +127\.0\.0\.1:[0-9]+" "postgresql://postgres@127\.0
     "redis://127\.0\.0\.1:[0-9]+" "schema registry +http://127\.0\.0\.1:[0-9]+" \
     "http://127\.0\.0\.1:[0-9]+/metrics \(registry\)" "http://127\.0\.0\.1:[0-9]+/metrics \(broker\)" \
     "deliver admin API +http://127\.0\.0\.1:[0-9]+" "http://127\.0\.0\.1:[0-9]+/metrics \(deliver\)" \
+    "workflows API +http://127\.0\.0\.1:[0-9]+" "http://127\.0\.0\.1:[0-9]+/metrics \(workflows\)" \
     "deliver +ready in .*new master key and tokens in deliver\.secrets" \
     "source $d/env" "hookstream dev down"; do
     expect_match "$OUT" "$want" "up prints /$want/"

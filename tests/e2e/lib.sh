@@ -23,6 +23,12 @@ expect_match() {
 # free_port: prints a loopback TCP port nobody listens on right now
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
+# wait_for SECONDS COMMAND...: until COMMAND succeeds (1 when SECONDS passed first)
+wait_for() {
+    local until=$((SECONDS + $1)); shift
+    while ! "$@"; do ((SECONDS >= until)) && return 1; sleep 0.1; done
+}
+
 # failed_summary: the failed checks again, for a trap that printed logs after them
 failed_summary() {
     ((E2E_FAILS > 0)) || return 0
@@ -53,12 +59,13 @@ deliver_env() {
     export HS_KAFKA_SESSION_TIMEOUT_MS=6000
 }
 
-# deliver_cleanup: on a failed check the deliver log's tail and the failed checks; then kills
+# deliver_cleanup: on a failed check the tail of the service's log ($tmp/$E2E_LOG, default
+# deliver.log) and the failed checks; then kills
 # pids, drops the run's database, keeps tmp in E2E_KEEP=DIR when set, and removes it.
 deliver_cleanup() {
     if ((E2E_FAILS > 0)); then
-        echo "--- deliver log (tail, librdkafka lines left out)"
-        grep -v '"rdkafka":' "$tmp/deliver.log" | tail -30
+        echo "--- ${E2E_LOG:-deliver.log} (tail, librdkafka lines left out)"
+        grep -v '"rdkafka":' "$tmp/${E2E_LOG:-deliver.log}" | tail -30
         failed_summary
     fi
     for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
@@ -68,3 +75,41 @@ deliver_cleanup() {
     [ -n "${E2E_KEEP:-}" ] && cp -r "$tmp" "$E2E_KEEP"
     rm -rf "$tmp"
 }
+
+# ---- workflows tests ---------------------------------------------------------------------------
+# start_stub NAME ARGS...: tests/stubs/http_stub.py (--dedup) recording to $tmp/NAME.jsonl;
+# sets NAME_url. ARGS: --respond, --fail, --sleep (see the stub's --help).
+start_stub() {
+    local name=$1; shift
+    /usr/bin/python3 "$HS_SOURCE_DIR/tests/stubs/http_stub.py" --port 0 --port-file "$tmp/$name.port" \
+        --record "$tmp/$name.jsonl" --dedup "$@" 2>"$tmp/$name.log" &
+    pids+=($!)
+    for _ in $(seq 100); do [ -s "$tmp/$name.port" ] && break; sleep 0.05; done
+    printf -v "${name}_url" 'http://127.0.0.1:%s' "$(cat "$tmp/$name.port")"
+}
+
+# start_smtp ARGS...: tests/stubs/smtp_sink.py recording to $tmp/smtp.jsonl; sets
+# HS_WORKFLOWS_SMTP_URL to it.
+start_smtp() {
+    /usr/bin/python3 "$HS_SOURCE_DIR/tests/stubs/smtp_sink.py" --port 0 --port-file "$tmp/smtp.port" \
+        --record "$tmp/smtp.jsonl" "$@" 2>"$tmp/smtp.log" &
+    pids+=($!)
+    for _ in $(seq 100); do [ -s "$tmp/smtp.port" ] && break; sleep 0.05; done
+    export HS_WORKFLOWS_SMTP_URL="smtp://127.0.0.1:$(cat "$tmp/smtp.port")"
+}
+
+# start_workflows [PORT]: `hookstream workflows` on PORT (default: a free one; the same port
+# after a kill keeps the workers' lease names), log in $tmp/workflows.log; sets wfpid and
+# HS_WORKFLOWS_URL and waits for /readyz.
+start_workflows() {
+    local port=${1:-$(free_port)}
+    export HS_WORKFLOWS_LISTEN="127.0.0.1:$port" HS_WORKFLOWS_URL="http://127.0.0.1:$port"
+    "$HOOKSTREAM" workflows >>"$tmp/workflows.out" 2>>"$tmp/workflows.log" &
+    wfpid=$!
+    pids+=($wfpid)
+    wait_for 30 curl -fs "$HS_WORKFLOWS_URL/readyz" -o /dev/null ||
+        fail "workflows did not become ready: $(tail -5 "$tmp/workflows.log")"
+}
+
+# sql QUERY: one query on the run's database, unaligned output
+sql() { psql -qAt "$HS_POSTGRES_DSN" -c "$1"; }

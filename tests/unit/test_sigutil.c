@@ -170,6 +170,19 @@ Test(sigutil, http_date) {
         cr_expect_eq(hs_sig_parse_http_date(bad[i], &t), -1, "accepted '%s'", bad[i]);
 }
 
+Test(sigutil, retry_after) {
+    int64_t ms;
+    cr_expect_eq(hs_sig_retry_after_ms("120", 1700000000, &ms), 0);
+    cr_expect_eq(ms, 120000);
+    cr_expect_eq(hs_sig_retry_after_ms("Tue, 14 Nov 2023 22:13:50 GMT", 1700000000, &ms), 0);
+    cr_expect_eq(ms, 30000);
+    cr_expect_eq(hs_sig_retry_after_ms("Tue, 14 Nov 2023 22:13:00 GMT", 1700000000, &ms), 0);
+    cr_expect_eq(ms, 0, "a date in the past is now");
+    const char *bad[] = {"", "-1", "1.5", " 5", "soon", "Tue, 14 Nov 2023"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_expect_eq(hs_sig_retry_after_ms(bad[i], 1700000000, &ms), -1, "accepted '%s'", bad[i]);
+}
+
 Test(sigutil, tolerance_window) {
     char err[128];
     cr_expect_eq(hs_sig_check_time(1000, 1300, 300, HS_SIG_WINDOW_SYMMETRIC, err, sizeof err),

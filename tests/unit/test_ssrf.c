@@ -100,6 +100,21 @@ Test(ssrf, every_address_class_is_refused_at_connect) {
     hs_ssrf_destroy(g);
 }
 
+Test(ssrf, addr_str) {
+    char text[64];
+    struct sockaddr_in6 s6 = {.sin6_family = AF_INET6};
+    inet_pton(AF_INET6, "::1", &s6.sin6_addr);
+    hs_ssrf_addr_str((struct sockaddr *)&s6, text, sizeof text);
+    cr_assert_str_eq(text, "::1");
+    struct sockaddr_in s4 = {.sin_family = AF_INET};
+    inet_pton(AF_INET, "10.1.2.3", &s4.sin_addr);
+    hs_ssrf_addr_str((struct sockaddr *)&s4, text, sizeof text);
+    cr_assert_str_eq(text, "10.1.2.3");
+    struct sockaddr unix_sa = {.sa_family = AF_UNIX};
+    hs_ssrf_addr_str(&unix_sa, text, sizeof text);
+    cr_assert_str_eq(text, "(family 1)");
+}
+
 Test(ssrf, public_addresses_pass) {
     hs_ssrf_t *g = guard(NULL);
     accepted(g, "http://93.184.216.34/hook");
