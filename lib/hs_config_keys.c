@@ -113,6 +113,9 @@ const hs_config_key_t hs_config_keys[] = {
      "Consumer group of deliver; also names its retry tier and DLQ topics."},
     {"deliver.topics", HS_CFG_STR, "^hs\\.events\\..*", NULL,
      "Comma-separated topics (or ^regex) deliver consumes."},
+    {"deliver.disabled_hold_ms", HS_CFG_INT, "5000", "100..86400000",
+     "How long an event for an endpoint whose integration is switched off (flag "
+     "integration.<name>.enabled) waits in a retry tier before it is looked at again."},
     {"deliver.allow_private", HS_CFG_STR, "", NULL,
      "Comma-separated CIDRs or host names endpoints may point to although they are loopback, "
      "private or link-local (the SSRF guard refuses those otherwise)."},

@@ -323,7 +323,6 @@ hs_flagset_t *hs_flagset_new(const json_t *doc, char *errstr, size_t n) {
 }
 
 hs_flagset_t *hs_flagset_parse(const char *text, size_t len, char *errstr, size_t n) {
-    if (!len && text) len = strlen(text);
     if (len > HS_FLAGS_MAX_DOC_BYTES) {
         hs_fail(HS_ERR_TOO_LARGE, errstr, n, "flags document larger than %d bytes",
                 HS_FLAGS_MAX_DOC_BYTES);

@@ -54,7 +54,7 @@ typedef struct {
 /* Returns a new set (refcount 1) from a flags document, or NULL with errstr. The whole document
  * is validated; the first problem rejects it, named by flag key: "flag 'k': defaultVariant 'x'
  * is not one of its variants", unknown state, mixed variant types, bad JsonLogic, unknown $ref,
- * an invalid literal argument of a flagd operator. len 0 with text NUL-terminated is allowed. */
+ * an invalid literal argument of a flagd operator. text need not be NUL-terminated. */
 hs_flagset_t *hs_flagset_parse(const char *text, size_t len, char *errstr, size_t errstr_size);
 
 /* Same from a parsed document (borrowed: the set keeps its own reference). */

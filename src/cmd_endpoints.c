@@ -29,6 +29,8 @@ static const char usage[] =
     "      --ordered            same-key events arrive strictly in order\n"
     "      --filter JSON        JsonLogic condition on the event\n"
     "      --policy P           retry policy (see deliver.retry_policy)\n"
+    "      --integration NAME   kill switch: while flag integration.NAME.enabled is off, its\n"
+    "                           events wait in the retry tiers\n"
     "options:\n"
     "  -a, --api URL            admin API of deliver (deliver.url)\n"
     "  -t, --token T            bearer token (deliver.token)\n"
@@ -38,7 +40,7 @@ static const char usage[] =
 
 typedef struct {
     const char *url, *events, *secret, *description, *rate, *max_in_flight, *filter, *policy;
-    const char *status, *since, *limit;
+    const char *status, *since, *limit, *integration;
     int ordered, json;
     const char *id; /* the ID argument */
 } ep_opts_t;
@@ -88,6 +90,7 @@ static int add_body(const ep_opts_t *o, json_t *body) {
     if (o->secret) json_object_set_new(body, "secret", json_string(o->secret));
     if (o->description) json_object_set_new(body, "description", json_string(o->description));
     if (o->policy) json_object_set_new(body, "policy", json_string(o->policy));
+    if (o->integration) json_object_set_new(body, "integration", json_string(o->integration));
     if (o->ordered) json_object_set_new(body, "ordered", json_true());
     if (o->rate && parse_number("rate", o->rate, body, "rate_limit", 0)) return 2;
     if (o->max_in_flight &&
@@ -254,7 +257,8 @@ enum {
     O_POLICY,
     O_STATUS,
     O_SINCE,
-    O_LIMIT
+    O_LIMIT,
+    O_INTEGRATION
 };
 
 static const struct option opts[] = {CLI_COMMON_OPTIONS,
@@ -273,6 +277,7 @@ static const struct option opts[] = {CLI_COMMON_OPTIONS,
                                      {"status", required_argument, 0, O_STATUS},
                                      {"since", required_argument, 0, O_SINCE},
                                      {"limit", required_argument, 0, O_LIMIT},
+                                     {"integration", required_argument, 0, O_INTEGRATION},
                                      {0, 0, 0, 0}};
 
 /* Stores one option; returns 0, or 2 on a usage error. */
@@ -282,12 +287,13 @@ static int take_opt(ep_opts_t *o, cli_common_t *common, int opt, const char *arg
                            [O_RATE - O_URL] = &o->rate,     [O_MIF - O_URL] = &o->max_in_flight,
                            [O_ORDERED - O_URL] = NULL,      [O_FILTER - O_URL] = &o->filter,
                            [O_POLICY - O_URL] = &o->policy, [O_STATUS - O_URL] = &o->status,
-                           [O_SINCE - O_URL] = &o->since,   [O_LIMIT - O_URL] = &o->limit};
+                           [O_SINCE - O_URL] = &o->since,   [O_LIMIT - O_URL] = &o->limit,
+                           [O_INTEGRATION - O_URL] = &o->integration};
     if (opt == 'a') return cli_set(common, "deliver.url", arg), 0;
     if (opt == 't') return cli_set(common, "deliver.token", arg), 0;
     if (opt == 'j') return o->json = 1, 0;
     if (opt == O_ORDERED) return o->ordered = 1, 0;
-    if (opt >= O_URL && opt <= O_LIMIT) return *slot[opt - O_URL] = arg, 0;
+    if (opt >= O_URL && opt <= O_INTEGRATION) return *slot[opt - O_URL] = arg, 0;
     return cli_usage_error(CMD);
 }
 

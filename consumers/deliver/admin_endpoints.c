@@ -151,13 +151,26 @@ static hs_err_t f_policy(const deliver_admin_t *a, const json_t *v, deliver_endp
     return HS_OK;
 }
 
+static hs_err_t f_integration(const deliver_admin_t *a, const json_t *v, deliver_endpoint_t *e,
+                              char *err, size_t n) {
+    (void)a;
+    const char *s = json_string_value(v);
+    size_t len = s ? strlen(s) : 0;
+    if (!s || len >= sizeof e->integration || strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_.-") != len)
+        return hs_fail(HS_ERR_INVALID, err, n,
+                       "must be a name of at most %zu characters a-z, 0-9, '_', '.', '-' "
+                       "(\"\": none)", sizeof e->integration - 1);
+    snprintf(e->integration, sizeof e->integration, "%s", s);
+    return HS_OK;
+}
+
 static const struct {
     const char *name;
     field_fn fn;
 } fields[] = {
     {"url", f_url},         {"event_types", f_types},       {"description", f_description},
     {"rate_limit", f_rate}, {"max_in_flight", f_in_flight}, {"ordered", f_ordered},
-    {"filter", f_filter},   {"policy", f_policy},
+    {"filter", f_filter},   {"policy", f_policy},           {"integration", f_integration},
 };
 
 /* Applies every member of body to e. "secret" is skipped when secret_ok (create reads it

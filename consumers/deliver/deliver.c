@@ -117,6 +117,9 @@ static hs_err_t open_parts(deliver_t *d, char *errstr, size_t n) {
      * does an endpoint's surplus go to a retry tier. */
     d->queue_bound = (size_t)hs_config_int(cfg, "consumer.window") * 64;
     d->queue_wait_ms = hs_config_int(cfg, "deliver.queue_wait_ms");
+    d->disabled_hold_ms = hs_config_int(cfg, "deliver.disabled_hold_ms");
+    if (!(d->flags = hs_flags_new(cfg, errstr, n)) || hs_flags_start(d->flags, errstr, n))
+        return HS_ERR_INVALID;
     if (!(d->store = deliver_store_new(hs_config_str(cfg, "postgres.dsn"), &d->key, 4, errstr, n)))
         return HS_ERR_UNAVAILABLE;
     deliver_store_attempt_queue_set(d->store, (size_t)hs_config_int(cfg, "deliver.attempt_queue"));
@@ -227,6 +230,7 @@ void deliver_destroy(deliver_t *d) {
     deliver_store_destroy(d->store);
     deliver_eps_free(d);
     hs_eventdec_destroy(d->dec);
+    hs_flags_destroy(d->flags);
     hs_ssrf_destroy(d->ssrf);
     pthread_cond_destroy(&d->wake);
     pthread_mutex_destroy(&d->wake_mtx);

@@ -13,6 +13,7 @@
 #include "hs_breaker.h"
 #include "hs_consumer.h"
 #include "hs_eventdec.h"
+#include "hs_flags.h"
 #include "hs_metrics.h"
 #include "hs_ratelimit.h"
 #include "hs_secretbox.h"
@@ -78,6 +79,8 @@ struct deliver {
     deliver_sender_t *sender;
     hs_eventdec_t *dec;
     hs_consumer_t *consumer;
+    hs_flags_t *flags;         /* endpoints' kill switches: integration.<name>.enabled */
+    int64_t disabled_hold_ms;  /* how long an event of a switched-off endpoint waits */
     struct hs_control *control;
     struct hs_http_server *http;
     struct deliver_admin *admin;

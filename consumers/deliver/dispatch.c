@@ -291,14 +291,28 @@ void deliver_job_send(deliver_job_t *job) {
 
 /* ---- admission: bulkhead, breaker, rate limit --------------------------------------------- */
 
-typedef enum { ADMIT_SEND, ADMIT_WAIT, ADMIT_HOLD } admit_t;
+typedef enum { ADMIT_SEND, ADMIT_WAIT, ADMIT_HOLD, ADMIT_DISABLED } admit_t;
+
+/* 1 when the flag integration.<name>.enabled of ep's integration is off for this event. */
+static int switched_off(deliver_t *d, const deliver_ep_t *ep, const deliver_job_t *job) {
+    if (!ep->def.integration[0]) return 0;
+    json_t *ctx = json_pack("{s:s, s:s, s:s}", "targetingKey", ep->id, "endpoint", ep->id, "type",
+                            job->ev->type);
+    int off = !hs_flags_integration_enabled(d->flags, ep->def.integration, ctx);
+    json_decref(ctx);
+    return off;
+}
 
 /* Decides about the head of ep's queue. Caller holds ep->mtx. ADMIT_HOLD: the breaker is open,
- * *wait_ms until a probe may go. */
+ * *wait_ms until a probe may go. ADMIT_DISABLED: the endpoint's integration is switched off. */
 static admit_t admit(deliver_t *d, deliver_ep_t *ep, int64_t *wait_ms) {
     int max = ep->def.max_in_flight > 0 ? ep->def.max_in_flight : d->default_max_in_flight;
     if (ep->in_flight >= max) return ADMIT_WAIT;
     int64_t now = now_ms();
+    if (switched_off(d, ep, ep->head)) {
+        *wait_ms = d->disabled_hold_ms;
+        return ADMIT_DISABLED;
+    }
     if (hs_breaker_state(&ep->breaker, now) == HS_BREAKER_OPEN) {
         hs_breaker_allow(&ep->breaker, now, wait_ms);
         return ADMIT_HOLD;
@@ -337,11 +351,15 @@ static void pump(deliver_t *d, deliver_ep_t *ep) {
             log_attempt(go, "held", NULL);
             if (!delay(go, wait_ms)) job_finish(go);
         } else {
-            /* An open breaker costs no HTTP call: the event waits in a retry tier, and this
-             * attempt is not counted. */
+            /* An open breaker or a switched-off integration costs no HTTP call: the event
+             * waits in a retry tier, and this attempt is not counted. */
             log_attempt(go, "held", NULL);
-            handoff(go, HS_CONSUMER_RETRY, wait_ms, go->attempt - 1, "breaker_open",
-                    "circuit breaker open");
+            if (a == ADMIT_DISABLED)
+                handoff(go, HS_CONSUMER_RETRY, wait_ms, go->attempt - 1, "integration_disabled",
+                        "the endpoint's integration is switched off");
+            else
+                handoff(go, HS_CONSUMER_RETRY, wait_ms, go->attempt - 1, "breaker_open",
+                        "circuit breaker open");
             job_finish(go);
         }
     }

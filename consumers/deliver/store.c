@@ -161,12 +161,12 @@ json_t *deliver_endpoint_json(const deliver_endpoint_t *e) {
     store_rfc3339(e->created_ms, created, sizeof created);
     store_rfc3339(e->updated_ms, updated, sizeof updated);
     json_t *v =
-        json_pack("{s:s, s:s, s:s, s:o, s:O, s:b, s:s, s:f, s:i, s:b, s:s, s:s, s:s}", "id", e->id,
+        json_pack("{s:s, s:s, s:s, s:o, s:O, s:b, s:s, s:f, s:i, s:b, s:s, s:s, s:s, s:s}", "id", e->id,
                   "url", e->url ? e->url : "", "description", e->description ? e->description : "",
                   "event_types", types, "filter", e->filter ? e->filter : json_null(), "enabled",
                   e->enabled, "disabled_reason", e->disabled_reason, "rate_limit", e->rate_limit,
                   "max_in_flight", e->max_in_flight, "ordered", e->ordered, "policy", e->policy,
-                  "created_at", created, "updated_at", updated);
+                  "integration", e->integration, "created_at", created, "updated_at", updated);
     if (v && e->secret_error[0])
         json_object_set_new(v, "secret_error", json_string(e->secret_error));
     return v;
@@ -179,8 +179,8 @@ static const char endpoint_select[] =
                                                   " array_to_json(ARRAY(SELECT secret_enc FROM "
                                                   "endpoint_secrets s WHERE s.endpoint_id = e.id"
                                                   "   AND (s.expires_at IS NULL OR s.expires_at > "
-                                                  "now()) ORDER BY s.id DESC LIMIT 8))::text"
-                                                  " FROM endpoints e";
+                                                  "now()) ORDER BY s.id DESC LIMIT 8))::text,"
+                                                  " integration FROM endpoints e";
 
 /* Array of strings (JSON text) into a new C array; returns 0 on success. */
 static int strings_from_json(const char *text, char ***out, size_t *count) {
@@ -248,6 +248,7 @@ static hs_err_t endpoint_from_row(deliver_store_t *s, const PGresult *res, int r
     store_copy(res, row, 10, e->policy, sizeof e->policy);
     e->created_ms = store_i64(res, row, 11);
     e->updated_ms = store_i64(res, row, 12);
+    store_copy(res, row, 14, e->integration, sizeof e->integration);
     /* A secret that does not open (another master key, a tampered row) costs that endpoint its
      * signatures, not the whole list: its deliveries fail naming why, the others go on. */
     if (open_secrets(s, e, PQgetvalue(res, row, 13), e->secret_error, sizeof e->secret_error)) {
@@ -320,17 +321,20 @@ hs_err_t deliver_store_endpoint_create(deliver_store_t *s, deliver_endpoint_t *e
                             p.inflight,
                             e->ordered ? "t" : "f",
                             e->policy,
-                            sealed};
+                            sealed,
+                            e->integration};
     PGresult *res;
     err = store_query(s,
                       "WITH e AS (INSERT INTO endpoints (id, url, description, event_types, filter,"
-                      " enabled, disabled_reason, rate_limit, max_in_flight, ordered, policy)"
+                      " enabled, disabled_reason, rate_limit, max_in_flight, ordered, policy,"
+                      " integration)"
                       " VALUES ($1, $2, $3, ARRAY(SELECT jsonb_array_elements_text($4::jsonb)),"
-                      " $5::jsonb, $6, $7, $8, $9, $10, $11) RETURNING id, created_at, updated_at),"
+                      " $5::jsonb, $6, $7, $8, $9, $10, $11, $13)"
+                      " RETURNING id, created_at, updated_at),"
                       " s AS (INSERT INTO endpoint_secrets (endpoint_id, secret_enc)"
                       " SELECT id, $12 FROM e)"
                       " SELECT " STORE_MS("created_at") ", " STORE_MS("updated_at") " FROM e",
-                      12, params, &res, errstr, n);
+                      13, params, &res, errstr, n);
     free(sealed);
     free_params(&p);
     if (err) return err;
@@ -406,14 +410,15 @@ hs_err_t deliver_store_endpoint_update(deliver_store_t *s, const deliver_endpoin
                             p.rate,
                             p.inflight,
                             e->ordered ? "t" : "f",
-                            e->policy};
+                            e->policy,
+                            e->integration};
     PGresult *res;
     err = store_query(s,
                       "UPDATE endpoints SET url = $2, description = $3,"
                       " event_types = ARRAY(SELECT jsonb_array_elements_text($4::jsonb)),"
                       " filter = $5::jsonb, rate_limit = $6, max_in_flight = $7, ordered = $8,"
-                      " policy = $9, updated_at = now() WHERE id = $1",
-                      9, params, &res, errstr, n);
+                      " policy = $9, integration = $10, updated_at = now() WHERE id = $1",
+                      10, params, &res, errstr, n);
     free_params(&p);
     return err ? err : expect_row(res, e->id, errstr, n);
 }

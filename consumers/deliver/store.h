@@ -31,6 +31,7 @@ typedef struct {
     int max_in_flight;         /* 0 = config deliver.max_in_flight */
     int ordered;
     char policy[128];                   /* backoff spec (hs_backoff_parse); "" = config default */
+    char integration[64]; /* kill switch: flag integration.<name>.enabled; "" = none */
     char *secrets[DELIVER_MAX_SECRETS]; /* owned, decrypted, newest first; only unexpired ones */
     size_t nsecrets;
     char secret_error[256]; /* why the secrets did not decrypt ("" when they did):

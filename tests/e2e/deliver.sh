@@ -20,6 +20,11 @@ deliver_env deliver
 topic="e2e.deliver.$run"
 export HS_DELIVER_TOPICS="$topic" HS_DELIVER_GROUP="e2e-deliver-$run"
 export HS_DELIVER_BREAKER_MIN_REQUESTS=1000
+# the crm integration starts switched off (its endpoint's events wait in the retry tiers)
+export HS_FLAGS_FILE="$tmp/flags.json" HS_FLAGS_POLL_MS=100 HS_FLAGS_TOPIC=""
+export HS_DELIVER_DISABLED_HOLD_MS=200
+crm_flag() { printf '{"flags":{"integration.crm.enabled":{"state":"ENABLED","variants":{"on":true,"off":false},"defaultVariant":"%s"}}}\n' "$1" >"$HS_FLAGS_FILE"; }
+crm_flag off
 "$H" topics create "$topic" --partitions 2 >/dev/null
 
 secret="whsec_$(head -c 24 /dev/urandom | base64)"
@@ -113,6 +118,22 @@ wait_for 20 bash -c "jq -r 'select(.path==\"/ok\")|.body|fromjson|.data.order_id
     pass "an event after a bad one is delivered" || fail "o4 not delivered"
 wait_for 20 bash -c "'$H' consume 'e2e-deliver-$run.dlq' --exit-at-end 2>/dev/null | grep -q undecodable" &&
     pass "the bad one is in the DLQ as undecodable" || fail "no undecodable record in the DLQ"
+
+# ---- a switched-off integration: its endpoint's events wait, then arrive -----------------------
+expect_rc 0 "endpoints add --integration crm" -- "$H" endpoints add --url "$recv/crm" \
+    --events order.placed --secret "$secret" --integration crm --json
+crm_id=$(jq -r .id <<<"$OUT")
+expect_match "$(jq -r .integration <<<"$OUT")" '^crm$' "the endpoint names its integration"
+expect_rc 1 "an integration name with bad characters is refused" -- "$H" endpoints add \
+    --url "$recv/crm" --events order.placed --integration 'Bad Name'
+expect_match "$ERR" 'integration' "the error names the field"
+sleep 1.2   # the endpoint list is reloaded at least every second
+produce "c1-$run"
+wait_for 20 bash -c "'$H' endpoints attempts '$crm_id' --json | jq -e 'map(select(.status==\"held\")) | length > 0' >/dev/null" &&
+    pass "the event for the switched-off integration is held" || fail "no held attempt for $crm_id"
+[ -z "$(received /crm)" ] && pass "nothing reached /crm while switched off" || fail "/crm got events"
+crm_flag on
+wait_for 20 has_n /crm 1 && pass "switched on: the held event arrived" || fail "/crm got nothing"
 
 # ---- disabled endpoints: events recorded as skipped, recovered by replay -----------------------
 expect_rc 0 "endpoints disable" -- "$H" endpoints disable "$ok_id"

@@ -273,7 +273,7 @@ static const char base_doc[] =
 
 Test(flags, results_for_missing_flags_bad_contexts_and_types) {
     char err[256];
-    hs_flagset_t *s = hs_flagset_parse(base_doc, 0, err, sizeof err);
+    hs_flagset_t *s = hs_flagset_parse(base_doc, strlen(base_doc), err, sizeof err);
     cr_assert_not_null(s, "%s", err);
     cr_assert_eq(hs_flagset_count(s), 2);
     hs_flag_result_t r;
