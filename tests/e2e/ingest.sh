@@ -20,6 +20,8 @@ secret=shpss_e2e_secret
 source_name="e2e$$"
 port=$(free_port)
 url="http://127.0.0.1:$port"
+export HS_FLAGS_FILE="$tmp/flags.json" HS_FLAGS_POLL_MS=100 HS_FLAGS_TOPIC=""
+echo '{"flags": {}}' >"$HS_FLAGS_FILE"
 "$HOOKSTREAM" ingest --listen "127.0.0.1:$port" --source "$source_name=shopify:$secret" \
     >"$tmp/out" 2>"$tmp/log" &
 pid=$!
@@ -75,6 +77,23 @@ expect_match "$metrics" "hs_ingest_requests_total\{source=\"$source_name\",statu
     "requests are counted by source and status"
 expect_match "$metrics" "hs_ingest_verify_failures_total\{source=\"$source_name\",reason=\"mismatch\"\} 1" \
     "verification failures are counted by reason"
+
+# ---- the kill switch: a disabled integration answers 503 + Retry-After, the provider retries ------
+switch() { # switch on|off: the flag integration.<source>.enabled
+    printf '{"flags":{"integration.%s.enabled":{"state":"ENABLED","variants":{"on":true,"off":false},"defaultVariant":"%s"}}}\n' \
+        "$source_name" "$1" >"$HS_FLAGS_FILE.new" && mv "$HS_FLAGS_FILE.new" "$HS_FLAGS_FILE"
+}
+switch off
+webhook_id="e2e-off-$$-$(date +%s%N)"
+refused() { [ "$(post "$sig" | tail -1)" = 503 ]; }
+wait_for 10 refused && pass "a switched-off source answers 503" || fail "switched off: $(post "$sig")"
+headers=$(post "$sig" -D - -o /dev/null)
+expect_match "$headers" '[Rr]etry-[Aa]fter: [0-9]+' "with Retry-After"
+expect_match "$(post "$sig" | head -1)" "integration '$source_name' is disabled" "naming the flag"
+switch on
+accepted() { [ "$(post "$sig" | tail -1)" = 202 ]; }
+wait_for 10 accepted && pass "switched on again, the retried webhook is accepted" ||
+    fail "switched on: $(post "$sig")"
 
 kill -TERM "$pid"
 wait "$pid"
