@@ -31,5 +31,5 @@ echo "|---|---:|---|"
 for name in $(awk '{print $1}' "$out" | awk '!seen[$0]++'); do
   values=$(awk -v n="$name" '$1 == n {print $2}' "$out" | sort -n)
   median=$(sed -n "$(( (RUNS + 1) / 2 ))p" <<<"$values")
-  printf '| %s | %s | %s |\n' "$name" "$(printf "%'d" "$median")" "$(tr '\n' ' ' <<<"$values")"
+  printf '| %s | %s | %s |\n' "$name" "$median" "$(paste -sd' ' <<<"$values")"
 done

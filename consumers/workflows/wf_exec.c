@@ -26,21 +26,31 @@ wf_xres_t wf_exec_store_failed(wf_xrun_t *x, const char *what, hs_err_t e, const
 
 static wf_xres_t exec_steps(wf_xrun_t *x, const wf_steps_t *steps);
 
+/* Applies a branch condition: its strings are templates first (so a condition can read flags,
+ * env, ...: {"==": ["{{ flags[\"integration.stripe.v2.enabled\"] }}", true]}), then JsonLogic
+ * on the event and the step outputs. NULL with err on failure. */
+static json_t *branch_condition(wf_xrun_t *x, const json_t *condition, char *err, size_t n) {
+    json_t *logic = wf_template_render_json(condition, wf_exec_resolve, x, err, n);
+    json_t *data = logic ? wf_condition_data(x->run->event, x->outputs) : NULL;
+    json_t *r = data ? hs_jsonlogic_apply(logic, data, err, n) : NULL;
+    json_decref(data);
+    json_decref(logic);
+    return r;
+}
+
 /* A branch: the side is decided once and recorded, so a replay takes the same one. */
 static wf_xres_t exec_branch(wf_xrun_t *x, const wf_step_t *st, const wf_step_run_t *sr) {
     const char *side = NULL;
     if (sr && !strcmp(sr->status, "completed"))
         side = json_string_value(json_object_get(sr->output, "branch"));
     if (!side) {
-        json_t *data = wf_condition_data(x->run->event, x->outputs);
         char err[512];
-        json_t *r = data ? hs_jsonlogic_apply(st->condition, data, err, sizeof err) : NULL;
-        if (!r && data)
+        json_t *r = branch_condition(x, st->condition, err, sizeof err);
+        if (!r)
             hs_log(HS_LOG_WARN, "branch condition failed: treated as false", "{s:s, s:s, s:s}",
                    "run", x->run->id, "step", st->id, "error", err);
         side = r && hs_jsonlogic_truthy(r) ? "then" : "else";
         json_decref(r);
-        json_decref(data);
         json_t *out = json_pack("{s:s}", "branch", side);
         int attempt;
         hs_err_t e =

@@ -31,7 +31,13 @@ export HS_WORKFLOWS_GROUP="e2e-wff-$run" HS_WORKFLOWS_ALLOW_PRIVATE=127.0.0.1
 export HS_WORKFLOWS_LEASE_MS=2000 HS_WORKFLOWS_POLL_MS=100 HS_WORKFLOWS_RELOAD_MS=200
 export HS_WORKFLOWS_HOLD_MS=200 HS_WORKFLOWS_MAX_DEPTH=3 API_URL=$api_url
 export HS_FLAGS_FILE="$tmp/flags.json" HS_FLAGS_POLL_MS=100 HS_FLAGS_TOPIC=""
-echo '{"flags": {"integration.tasks.enabled": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off"}}}' >"$HS_FLAGS_FILE"
+cat >"$HS_FLAGS_FILE" <<'EOF'
+{"flags": {
+  "integration.tasks.enabled": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off"},
+  "integration.crm.v2.enabled": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off",
+    "targeting": {"if": [{"==": [{"var": "tenant"}, "acme"]}, "on", null]}}
+}}
+EOF
 
 cat >defs/missing.yaml <<EOF
 name: missing
@@ -98,6 +104,16 @@ steps:
     timeout: 3s
   - {id: thanks, type: log, message: "paid {{ steps.paid.data.amount }} for {{ event.subject }}"}
 EOF
+cat >defs/connector.yaml <<EOF
+name: connector
+trigger: {events: [customer.created], condition: {"==": [{"var": "data.customer_id"}, "conn-$run"]}}
+steps:
+  - id: pick
+    type: branch
+    condition: {"==": ["{{ flags[\\"integration.crm.v2.enabled\\"] }}", true]}
+    then: [{id: v2, type: log, message: "crm v2 for {{ event.tenant }}"}]
+    else: [{id: v1, type: log, message: "crm v1 for {{ event.tenant }}"}]
+EOF
 cat >defs/cron.yaml <<'EOF'
 name: cron
 trigger: {schedule: "@every 1s"}
@@ -117,7 +133,7 @@ printf 'name: broken\ntrigger: {events: [order.placed]}\nsteps:\n  - {id: x, typ
 
 start_workflows
 metrics() { curl -s "$HS_WORKFLOWS_URL/metrics"; }
-expect_match "$(metrics)" 'hs_workflow_definitions 8' "8 definitions loaded beside the broken one"
+expect_match "$(metrics)" 'hs_workflow_definitions 9' "9 definitions loaded beside the broken one"
 expect_match "$(metrics)" 'hs_workflow_load_errors_total [1-9]' "the broken file is counted"
 expect_match "$(cat "$tmp/workflows.log")" 'broken.yaml:4:.*teleport' "and logged with file:line"
 
@@ -183,11 +199,21 @@ expect_match "$(jq -s '[.[] | select(.path == "/tasks")] | length' "$tmp/api.jso
     "nothing was sent while disabled"
 expect_match "$(metrics)" 'hs_workflow_steps_held_total\{integration="tasks",reason="disabled"\} [1-9]' \
     "held steps are counted"
-sed -i 's/"defaultVariant": "off"/"defaultVariant": "on"/' "$HS_FLAGS_FILE"
+sed -i '/integration.tasks.enabled/s/"defaultVariant": "off"/"defaultVariant": "on"/' "$HS_FLAGS_FILE"
 wait_for 30 ended held && expect_match "$(status_of held)" '^completed$' \
     "the step ran once the flag was on" || fail "held: $(status_of held)"
 expect_match "$(jq -s '[.[] | select(.path == "/tasks")] | length' "$tmp/api.jsonl")" '^1$' \
     "one task created"
+
+# ---- a versioned flag chooses the connector version per tenant -------------------------------------
+for t in acme other; do
+    "$H" produce --type customer.created --topic "$topic" --tenant "$t" \
+        "$(customer customer.created "conn-$run")" --id "conn-$t-$run" >/dev/null || fail "produce"
+done
+two() { [ "$(sql "select count(*) from workflow_runs where workflow='connector' and status='completed'")" = 2 ]; }
+wait_for 30 two || fail "connector: $(sql "select status, error from workflow_runs where workflow='connector'")"
+expect_match "$(cat "$tmp/workflows.log")" '"msg":"crm v2 for acme"' "acme gets v2 (flag on for it)"
+expect_match "$(cat "$tmp/workflows.log")" '"msg":"crm v1 for other"' "another tenant gets v1"
 
 # ---- wait_for_event: matched by its event, or failed at its timeout -------------------------------
 send order.placed "$(order "wait-a-$run")"
