@@ -17,9 +17,9 @@
 
 static const char *const reason_names[] = {"STATIC", "DEFAULT", "TARGETING_MATCH", "DISABLED",
                                            "ERROR"};
-static const char *const error_names[] = {"",           "FLAG_NOT_FOUND", "FLAG_DISABLED",
-                                          "PARSE_ERROR", "TYPE_MISMATCH",  "INVALID_CONTEXT",
-                                          "GENERAL"};
+static const char *const error_names[] = {
+    "",       "FLAG_NOT_FOUND", "FLAG_DISABLED", "PARSE_ERROR", "TYPE_MISMATCH", "INVALID_CONTEXT",
+    "GENERAL"};
 
 const char *hs_flag_reason_str(hs_flag_reason_t reason) {
     return (size_t)reason < sizeof reason_names / sizeof *reason_names ? reason_names[reason]
@@ -120,8 +120,12 @@ static int needs_flagd(const json_t *logic) {
     size_t i;
     const char *k;
     json_t *v;
-    json_array_foreach(logic, i, v) if (needs_flagd(v)) return 1;
-    json_object_foreach((json_t *)logic, k, v) if (needs_flagd(v)) return 1;
+    json_array_foreach(logic, i, v) {
+        if (needs_flagd(v)) return 1;
+    }
+    json_object_foreach((json_t *)logic, k, v) {
+        if (needs_flagd(v)) return 1;
+    }
     return 0;
 }
 
@@ -155,8 +159,10 @@ static hs_err_t compile_variants(hs_flag_t *f, const json_t *def, const char *wh
                                  size_t n) {
     const json_t *variants = json_object_get(def, "variants");
     if (!json_is_object(variants) || json_object_size(variants) == 0)
-        return hs_fail(HS_ERR_INVALID, errstr, n, "%s: variants must be an object of at least one "
-                       "variant", who);
+        return hs_fail(HS_ERR_INVALID, errstr, n,
+                       "%s: variants must be an object of at least one "
+                       "variant",
+                       who);
     f->nvariants = json_object_size(variants);
     f->names = calloc(f->nvariants, sizeof *f->names);
     f->values = calloc(f->nvariants, sizeof *f->values);
@@ -169,12 +175,16 @@ static hs_err_t compile_variants(hs_flag_t *f, const json_t *def, const char *wh
         int kind = value_kind(v);
         if (!*k) return hs_fail(HS_ERR_INVALID, errstr, n, "%s: a variant name is empty", who);
         if (!kind)
-            return hs_fail(HS_ERR_INVALID, errstr, n, "%s: variant '%.100s' must be a boolean, "
-                           "string, number or object", who, k);
+            return hs_fail(HS_ERR_INVALID, errstr, n,
+                           "%s: variant '%.100s' must be a boolean, "
+                           "string, number or object",
+                           who, k);
         if (kind0 && kind != kind0)
-            return hs_fail(HS_ERR_INVALID, errstr, n, "%s: variant '%.100s' is not of the type of "
+            return hs_fail(HS_ERR_INVALID, errstr, n,
+                           "%s: variant '%.100s' is not of the type of "
                            "the others (one flag's variants are all booleans, strings, numbers or "
-                           "objects)", who, k);
+                           "objects)",
+                           who, k);
         kind0 = kind;
         f->names[i] = k;
         f->values[i++] = v;
@@ -208,11 +218,15 @@ static hs_err_t compile_flag(hs_flag_t *f, const char *key, const json_t *def,
     const json_t *dv = json_object_get(def, "defaultVariant");
     if (dv && !json_is_null(dv)) {
         if (!json_is_string(dv))
-            return hs_fail(HS_ERR_INVALID, errstr, n, "%s: defaultVariant must be a variant name "
-                           "or null", who);
+            return hs_fail(HS_ERR_INVALID, errstr, n,
+                           "%s: defaultVariant must be a variant name "
+                           "or null",
+                           who);
         if ((f->def = variant_index(f, json_string_value(dv))) < 0)
-            return hs_fail(HS_ERR_INVALID, errstr, n, "%s: defaultVariant '%.100s' is not one of "
-                           "its variants", who, json_string_value(dv));
+            return hs_fail(HS_ERR_INVALID, errstr, n,
+                           "%s: defaultVariant '%.100s' is not one of "
+                           "its variants",
+                           who, json_string_value(dv));
     }
     if ((err = check_metadata(json_object_get(def, "metadata"), who, errstr, n))) return err;
     const json_t *t = json_object_get(def, "targeting");
@@ -244,7 +258,8 @@ static hs_err_t check_document(const json_t *doc, char *errstr, size_t n) {
         return hs_fail(HS_ERR_INVALID, errstr, n, "a flags document is a JSON object");
     const json_t *flags = json_object_get(doc, "flags");
     if (!json_is_object(flags))
-        return hs_fail(HS_ERR_INVALID, errstr, n, "a flags document needs \"flags\": an object of "
+        return hs_fail(HS_ERR_INVALID, errstr, n,
+                       "a flags document needs \"flags\": an object of "
                        "flag definitions by key");
     if (json_object_size(flags) > HS_FLAGS_MAX_FLAGS)
         return hs_fail(HS_ERR_TOO_LARGE, errstr, n, "more than %d flags", HS_FLAGS_MAX_FLAGS);
@@ -253,7 +268,8 @@ static hs_err_t check_document(const json_t *doc, char *errstr, size_t n) {
         return hs_fail(HS_ERR_INVALID, errstr, n, "$schema must be a string");
     const json_t *evaluators = json_object_get(doc, HS_FLAGS_EVALUATORS);
     if (evaluators && !json_is_object(evaluators))
-        return hs_fail(HS_ERR_INVALID, errstr, n, "$evaluators must be an object of JsonLogic "
+        return hs_fail(HS_ERR_INVALID, errstr, n,
+                       "$evaluators must be an object of JsonLogic "
                        "rules by name");
     const char *k;
     json_t *v;
@@ -379,16 +395,18 @@ static void log_failure(const hs_flag_t *f, hs_flag_error_t error, const char *w
     long long last = atomic_load_explicit(&f->last_log, memory_order_relaxed);
     if (last == now || !atomic_compare_exchange_strong(&((hs_flag_t *)f)->last_log, &last, now))
         return;
-    hs_log(HS_LOG_WARN, "flag evaluation failed: the caller's default applies",
-           "{s:s, s:s, s:s}", "flag", f->key, "error", hs_flag_error_str(error), "why", why);
+    hs_log(HS_LOG_WARN, "flag evaluation failed: the caller's default applies", "{s:s, s:s, s:s}",
+           "flag", f->key, "error", hs_flag_error_str(error), "why", why);
 }
 
 /* The variant a targeting result names, as flagd reads it (json.go: the result's JSON text
  * without quotes): a string, true/false, a number's text. */
 static int result_variant(const hs_flag_t *f, const json_t *r, int *variant) {
     if (json_is_null(r)) return HS_TARGET_NULL;
-    if (json_is_string(r)) *variant = variant_index(f, json_string_value(r));
-    else if (json_is_boolean(r)) *variant = variant_index(f, json_is_true(r) ? "true" : "false");
+    if (json_is_string(r))
+        *variant = variant_index(f, json_string_value(r));
+    else if (json_is_boolean(r))
+        *variant = variant_index(f, json_is_true(r) ? "true" : "false");
     else if (json_is_number(r)) {
         char *text = hs_jsonlogic_to_string(r);
         *variant = text ? variant_index(f, text) : -1;
@@ -403,8 +421,8 @@ static int result_variant(const hs_flag_t *f, const json_t *r, int *variant) {
 static int eval_generic(const hs_flag_t *f, const json_t *ctx, int *variant, char *why, size_t n) {
     json_t *data;
     if (f->needs_flagd) {
-        json_t *flagd = json_pack("{s:s, s:I}", "flagKey", f->key, "timestamp",
-                                  (json_int_t)time(NULL));
+        json_t *flagd =
+            json_pack("{s:s, s:I}", "flagKey", f->key, "timestamp", (json_int_t)time(NULL));
         data = ctx ? json_copy((json_t *)ctx) : json_object();
         if (!data || !flagd || json_object_set_new(data, "$flagd", json_incref(flagd))) {
             json_decref(data);

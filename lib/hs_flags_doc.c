@@ -44,9 +44,9 @@ hs_err_t hs_flags_doc_check(const json_t *base, const json_t *over, char *errstr
     hs_err_t err = check_doc(merged, errstr, n);
     /* base's flags that over hides come back when over drops them: they must hold too */
     if (!err && json_object_size(json_object_get(base, "flags"))) {
-        json_t *hidden = json_pack("{s:O, s:O*}", "flags", json_object_get(base, "flags"),
-                                   HS_FLAGS_EVALUATORS,
-                                   json_object_get(merged, HS_FLAGS_EVALUATORS));
+        json_t *hidden =
+            json_pack("{s:O, s:O*}", "flags", json_object_get(base, "flags"), HS_FLAGS_EVALUATORS,
+                      json_object_get(merged, HS_FLAGS_EVALUATORS));
         err = check_doc(hidden, errstr, n);
         json_decref(hidden);
     }

@@ -61,9 +61,9 @@ static const char *distribution(const json_t *d, uint32_t *weight) {
     const json_t *v = json_array_get(d, 0), *w = json_array_get(d, 1);
     if (!json_is_array(d) || json_array_size(d) > 2 || (!json_is_string(v) && !json_is_boolean(v)))
         return NULL;
-    if (w && (!json_is_number(w) || json_number_value(w) < 0 ||
-              json_number_value(w) != floor(json_number_value(w)) ||
-              json_number_value(w) > INT32_MAX))
+    if (w &&
+        (!json_is_number(w) || json_number_value(w) < 0 ||
+         json_number_value(w) != floor(json_number_value(w)) || json_number_value(w) > INT32_MAX))
         return NULL;
     *weight = w ? (uint32_t)json_number_value(w) : 1;
     if (json_is_boolean(v)) return json_is_true(v) ? "true" : "false";

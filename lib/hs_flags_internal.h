@@ -48,21 +48,23 @@ typedef struct {
     size_t nvariants;
     const char **names;
     const json_t **values;
-    int def;            /* defaultVariant index, -1 when none */
-    json_t *targeting;  /* $refs resolved; NULL when absent or {} */
-    int needs_flagd;    /* the targeting may read $flagd (or all of the data) */
+    int def;           /* defaultVariant index, -1 when none */
+    json_t *targeting; /* $refs resolved; NULL when absent or {} */
+    int needs_flagd;   /* the targeting may read $flagd (or all of the data) */
     hs_flags_fast_t fast;
     atomic_uint_fast64_t *counts; /* [(nvariants + 1) * HS_FLAGS_NREASONS], slot 0 = no variant */
     atomic_llong last_log;        /* unix second of the last logged failure */
 } hs_flag_t;
 
+/* Immutable once built (hs_flagset_new_ex), shared by every thread holding a reference.
+ * @locality: any thread; refs and the flags' counters are atomics, nothing else changes. */
 struct hs_flagset {
     atomic_int refs;
     json_t *doc;
     hs_flag_t *flags;
     size_t nflags;
-    uint32_t *slots; /* open addressing by murmur3 of the key: flag index + 1, 0 = empty */
-    size_t nslots;   /* a power of two */
+    uint32_t *slots;    /* open addressing by murmur3 of the key: flag index + 1, 0 = empty */
+    size_t nslots;      /* a power of two */
     hs_metric_t *evals; /* set by the store before sharing: counts are flushed into it */
 };
 
@@ -106,8 +108,7 @@ hs_flags_reader_t *hs_flags_reader_new(const hs_config_t *cfg, char *errstr, siz
 /* Finds the topic's partitions (creating the topic, compacted, when missing and create) and
  * assigns them from the beginning. HS_ERR_NOT_FOUND without create; HS_ERR_UNAVAILABLE when the
  * broker does not answer. */
-hs_err_t hs_flags_reader_assign(hs_flags_reader_t *r, int create, char *errstr,
-                                size_t errstr_size);
+hs_err_t hs_flags_reader_assign(hs_flags_reader_t *r, int create, char *errstr, size_t errstr_size);
 
 /* The next record (caller rd_kafka_message_destroys it) or NULL within timeout_ms. */
 rd_kafka_message_t *hs_flags_reader_next(hs_flags_reader_t *r, int timeout_ms);

@@ -218,8 +218,10 @@ static int version_of(const json_t *v, char *out, size_t n, semver_t *p) {
         go_float(json_number_value(v), num, sizeof num);
     else
         return 0; /* Go prints true, <nil>, map[...]: never a version */
-    if (*s == 'V') s++;
-    else if (*s == 'v') s++;
+    if (*s == 'V')
+        s++;
+    else if (*s == 'v')
+        s++;
     if ((size_t)snprintf(out, n, "v%s", s) >= n || strlen(out) != strlen(s) + 1) return 0;
     return semver_parse(out, p);
 }
@@ -264,8 +266,8 @@ static json_t *op_ends_with(ctx_t *ctx, json_t *const *a, size_t n, const json_t
     (void)ctx, (void)n, (void)data;
     if (!json_is_string(a[0]) || !json_is_string(a[1])) return json_null();
     size_t ls = json_string_length(a[0]), lp = json_string_length(a[1]);
-    return json_boolean(lp <= ls && !memcmp(json_string_value(a[0]) + ls - lp,
-                                            json_string_value(a[1]), lp));
+    return json_boolean(lp <= ls &&
+                        !memcmp(json_string_value(a[0]) + ls - lp, json_string_value(a[1]), lp));
 }
 
 const hs_jsonlogic_op_t hs_flags_ops[] = {
@@ -277,7 +279,8 @@ const hs_jsonlogic_op_t hs_flags_ops[] = {
 
 const size_t hs_flags_nops = sizeof hs_flags_ops / sizeof hs_flags_ops[0];
 
-/* ---- static checks ---------------------------------------------------------------------------- */
+/* ---- static checks ----------------------------------------------------------------------------
+ */
 
 static int is_operation(const json_t *v) {
     return json_is_object(v) && json_object_size(v) == 1;
@@ -300,10 +303,13 @@ static hs_err_t check_fractional(const json_t *args, char *errstr, size_t n) {
         /* a negative weight is clamped to 0 (flagd: "can be the result of rollout maths") */
         double x = json_number_value(w);
         if (x != floor(x) || x > INT32_MAX)
-            return hs_fail(HS_ERR_INVALID, errstr, n, "fractional: weight %g is not a whole "
-                           "number up to 2147483647", x);
+            return hs_fail(HS_ERR_INVALID, errstr, n,
+                           "fractional: weight %g is not a whole "
+                           "number up to 2147483647",
+                           x);
         if ((total += x < 0 ? 0 : (int64_t)x) > INT32_MAX)
-            return hs_fail(HS_ERR_INVALID, errstr, n, "fractional: the weights add up to more "
+            return hs_fail(HS_ERR_INVALID, errstr, n,
+                           "fractional: the weights add up to more "
                            "than 2147483647");
     }
     return HS_OK;
@@ -312,15 +318,18 @@ static hs_err_t check_fractional(const json_t *args, char *errstr, size_t n) {
 static hs_err_t check_sem_ver(const json_t *args, char *errstr, size_t n) {
     const json_t *op = json_array_get(args, 1);
     if (is_literal(op) && (!json_is_string(op) || semver_op(json_string_value(op)) < 0))
-        return hs_fail(HS_ERR_INVALID, errstr, n, "sem_ver: the operator must be one of = != < "
+        return hs_fail(HS_ERR_INVALID, errstr, n,
+                       "sem_ver: the operator must be one of = != < "
                        "<= > >= ^ ~");
     for (size_t i = 0; i < 3; i += 2) {
         const json_t *v = json_array_get(args, i);
         char buf[VERSION_MAX];
         semver_t p;
         if (is_literal(v) && !version_of(v, buf, sizeof buf, &p))
-            return hs_fail(HS_ERR_INVALID, errstr, n, "sem_ver: argument %zu is not a semantic "
-                           "version", i + 1);
+            return hs_fail(HS_ERR_INVALID, errstr, n,
+                           "sem_ver: argument %zu is not a semantic "
+                           "version",
+                           i + 1);
     }
     return HS_OK;
 }
@@ -329,8 +338,10 @@ static hs_err_t check_var(const json_t *args, char *errstr, size_t n) {
     const json_t *path = json_is_array(args) ? json_array_get(args, 0) : args;
     const char *p = json_string_value(path);
     if (p && !strncmp(p, "$flagd.", 7) && strcmp(p + 7, "flagKey") && strcmp(p + 7, "timestamp"))
-        return hs_fail(HS_ERR_INVALID, errstr, n, "var: '%.100s': $flagd has only flagKey and "
-                       "timestamp", p);
+        return hs_fail(HS_ERR_INVALID, errstr, n,
+                       "var: '%.100s': $flagd has only flagKey and "
+                       "timestamp",
+                       p);
     return HS_OK;
 }
 

@@ -113,8 +113,8 @@ hs_err_t hs_flags_reader_assign(hs_flags_reader_t *r, int create, char *errstr, 
         rd_kafka_topic_partition_list_add(tp, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
     rd_kafka_resp_err_t e = rd_kafka_assign(r->rk, tp);
     rd_kafka_topic_partition_list_destroy(tp);
-    if (e) return hs_fail(HS_ERR_UNAVAILABLE, errstr, n, "%s: assign: %s", topic,
-                          rd_kafka_err2str(e));
+    if (e)
+        return hs_fail(HS_ERR_UNAVAILABLE, errstr, n, "%s: assign: %s", topic, rd_kafka_err2str(e));
     return HS_OK;
 }
 
@@ -153,7 +153,8 @@ hs_err_t hs_flags_record_apply(json_t *state, const json_t *base, const rd_kafka
     key[m->key ? kl : 0] = 0;
     hs_err_t err = m->key && kl == m->key_len && strlen(key) == kl
                        ? hs_flags_doc_apply(state, base, key, m->payload, m->len, why, sizeof why)
-                       : hs_fail(HS_ERR_INVALID, why, sizeof why, "the record's key is no flag "
+                       : hs_fail(HS_ERR_INVALID, why, sizeof why,
+                                 "the record's key is no flag "
                                  "key (missing, too long or not text)");
     if (err)
         hs_log(HS_LOG_ERROR, "flags topic: record rejected, the previous definition stays",
@@ -169,7 +170,8 @@ hs_err_t hs_flags_topic_read(const hs_config_t *cfg, const json_t *base, json_t 
     if (!r) return HS_ERR_INVALID;
     json_t *doc = json_pack("{s:{}}", "flags");
     hs_err_t err = hs_flags_reader_assign(r, 0, errstr, n);
-    if (err == HS_ERR_NOT_FOUND) err = HS_OK; /* no topic yet: no flags */
+    if (err == HS_ERR_NOT_FOUND)
+        err = HS_OK; /* no topic yet: no flags */
     else if (!err) {
         int waited = 0, timeout_ms = (int)hs_config_int(cfg, "kafka.timeout_ms");
         while (!hs_flags_reader_at_end(r) && waited < timeout_ms) {
@@ -219,9 +221,10 @@ hs_err_t hs_flags_topic_put(const hs_config_t *cfg, const char *key, const json_
     if (!err && (e || dr))
         err = hs_fail(dr == RD_KAFKA_RESP_ERR__IN_PROGRESS ? HS_ERR_TIMEOUT : HS_ERR_UNAVAILABLE,
                       errstr, n, "kafka at %s: %s: %s", hs_kafka_brokers(rk), topic,
-                      rd_kafka_err2str(e ? e : dr == RD_KAFKA_RESP_ERR__IN_PROGRESS
-                                                   ? RD_KAFKA_RESP_ERR__TIMED_OUT
-                                                   : dr));
+                      rd_kafka_err2str(e ? e
+                                       : dr == RD_KAFKA_RESP_ERR__IN_PROGRESS
+                                           ? RD_KAFKA_RESP_ERR__TIMED_OUT
+                                           : dr));
     free(text);
     rd_kafka_destroy(rk);
     return err;

@@ -13,10 +13,10 @@
 #include "hs_flags_internal.h"
 #include "hs_log.h"
 
-#define TOPIC_POLL_MS 100     /* longest wait for a record: bounds stop and file latency */
-#define BATCH 1000            /* records applied before the set is rebuilt */
-#define RETRY_MS 1000         /* between attempts to reach the topic */
-#define FLUSH_MS 1000         /* evaluation counters into the metrics registry */
+#define TOPIC_POLL_MS 100 /* longest wait for a record: bounds stop and file latency */
+#define BATCH 1000        /* records applied before the set is rebuilt */
+#define RETRY_MS 1000     /* between attempts to reach the topic */
+#define FLUSH_MS 1000     /* evaluation counters into the metrics registry */
 
 struct hs_flags {
     const hs_config_t *cfg;
@@ -64,7 +64,8 @@ static hs_err_t publish(hs_flags_t *f, char *errstr, size_t n) {
     return HS_OK;
 }
 
-/* ---- the file ---------------------------------------------------------------------------------- */
+/* ---- the file ----------------------------------------------------------------------------------
+ */
 
 /* Reads and parses the file into a new document, or NULL with errstr. */
 static json_t *file_load(const char *path, char *errstr, size_t n) {
@@ -128,7 +129,8 @@ static int file_poll(hs_flags_t *f) {
     return 1;
 }
 
-/* ---- the topic --------------------------------------------------------------------------------- */
+/* ---- the topic ---------------------------------------------------------------------------------
+ */
 
 static void set_ready(hs_flags_t *f) {
     pthread_mutex_lock(&f->mtx);
@@ -213,7 +215,8 @@ static void *store_main(void *arg) {
     return NULL;
 }
 
-/* ---- the API ----------------------------------------------------------------------------------- */
+/* ---- the API -----------------------------------------------------------------------------------
+ */
 
 hs_flags_t *hs_flags_new(const hs_config_t *cfg, char *errstr, size_t n) {
     hs_flags_t *f = calloc(1, sizeof *f);

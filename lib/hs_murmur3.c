@@ -16,8 +16,8 @@ uint32_t hs_murmur3_32(const void *key, size_t len, uint32_t seed) {
     uint32_t h1 = seed;
     size_t nblocks = len / 4;
     for (size_t i = 0; i < nblocks; i++, p += 4) {
-        uint32_t k1 = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-                      (uint32_t)p[3] << 24;
+        uint32_t k1 =
+            (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
         h1 ^= mix_k1(k1);
         h1 = rotl32(h1, 13);
         h1 = h1 * 5 + 0xe6546b64u;

@@ -23,10 +23,12 @@ static const char usage[] =
     "acknowledged; running services apply it within a second.\n\n"
     "list      key, state, default variant, whether it has targeting\n"
     "get       the flag's JSON definition ($evaluators: the shared evaluators)\n"
-    "set       a flag's JSON definition (or $evaluators'), given or read from --file\n"
+    "set       a flag's JSON definition, given or read from --file (KEY $evaluators: the\n"
+    "          shared evaluators object)\n"
     "enable    state ENABLED; disable: state DISABLED. A missing flag is created as a boolean\n"
     "          flag {on: true, off: false} with defaultVariant on\n"
-    "rollout   targeting {\"fractional\": [[\"on\", PCT], [\"off\", 100-PCT]]}: on for PCT percent\n"
+    "rollout   targeting {\"fractional\": [[\"on\", PCT], [\"off\", 100-PCT]]}: on for PCT "
+    "percent\n"
     "          of targeting keys (PCT 0..100; raising it only adds keys). A missing flag is\n"
     "          created as a boolean flag with defaultVariant off\n"
     "eval      {\"value\", \"variant\", \"reason\"} of the flag on --context; exit 1 when the\n"
@@ -120,9 +122,9 @@ static int put(flags_cmd_t *c, const char *key, const json_t *def) {
     char why[1024];
     char *text = json_dumps(def, JSON_COMPACT | JSON_ENCODE_ANY);
     json_t *cand = json_deep_copy(c->state);
-    hs_err_t err = text && cand ? hs_flags_doc_apply(cand, c->base, key, text, strlen(text), why,
-                                                     sizeof why)
-                                : hs_fail(HS_ERR_INTERNAL, why, sizeof why, "out of memory");
+    hs_err_t err = text && cand
+                       ? hs_flags_doc_apply(cand, c->base, key, text, strlen(text), why, sizeof why)
+                       : hs_fail(HS_ERR_INTERNAL, why, sizeof why, "out of memory");
     if (!err) err = hs_flags_doc_check(c->base, cand, why, sizeof why);
     free(text);
     json_decref(cand);
@@ -180,8 +182,8 @@ static int sub_rollout(flags_cmd_t *c) {
         rc = fail(key, "a rollout needs variants named on and off; this flag has others");
     } else {
         json_object_set_new(def, "targeting",
-                            json_pack("{s:[[s,i],[s,i]]}", "fractional", "on", (int)c->pct,
-                                      "off", (int)(100 - c->pct)));
+                            json_pack("{s:[[s,i],[s,i]]}", "fractional", "on", (int)c->pct, "off",
+                                      (int)(100 - c->pct)));
         const char *state = json_string_value(json_object_get(def, "state"));
         if (state && !strcmp(state, "DISABLED"))
             fprintf(stderr, CMD ": note: %s is DISABLED; the rollout applies once enabled\n", key);
@@ -222,9 +224,12 @@ static const struct {
     int (*fn)(flags_cmd_t *c);
     int min_args, max_args, kind;
 } subs[] = {
-    {"list", sub_list, 0, 0, READS},          {"get", sub_get, 1, 1, READS},
-    {"set", sub_set, 1, 2, SETS},             {"enable", sub_enable, 1, 1, CHANGES},
-    {"disable", sub_disable, 1, 1, CHANGES},  {"rollout", sub_rollout, 2, 2, CHANGES},
+    {"list", sub_list, 0, 0, READS},
+    {"get", sub_get, 1, 1, READS},
+    {"set", sub_set, 1, 2, SETS},
+    {"enable", sub_enable, 1, 1, CHANGES},
+    {"disable", sub_disable, 1, 1, CHANGES},
+    {"rollout", sub_rollout, 2, 2, CHANGES},
     {"eval", sub_eval, 1, 1, READS},
 };
 
@@ -256,13 +261,15 @@ static int check_args(flags_cmd_t *c, const char *sub) {
 static int run(flags_cmd_t *c, int sub) {
     char why[1024];
     if (c->offline && subs[sub].kind != READS)
-        return fprintf(stderr, CMD " %s: --offline is for list, get and eval\n", subs[sub].name),
-               2;
+        return fprintf(stderr, CMD " %s: --offline is for list, get and eval\n", subs[sub].name), 2;
     if (c->file && subs[sub].kind != SETS) {
         if (!(c->base = load_json(NULL, c->file, why, sizeof why))) return fail("--file", why);
         if (hs_flags_doc_check(c->base, NULL, why, sizeof why)) return fail(c->file, why);
     }
-    if (c->offline) c->state = json_pack("{s:{}}", "flags");
+    if (!c->offline && !*hs_config_str(c->cfg, "flags.topic"))
+        return fprintf(stderr, CMD ": flags.topic is empty: no topic to read or write\n"), 2;
+    if (c->offline)
+        c->state = json_pack("{s:{}}", "flags");
     else if (hs_flags_topic_read(c->cfg, c->base, &c->state, why, sizeof why))
         return fail("reading the flags", why);
     return subs[sub].fn(c);
@@ -326,7 +333,9 @@ int cmd_flags(int argc, char **argv) {
         hs_config_destroy(cfg);
         return rc;
     }
-    fprintf(stderr, CMD ": '%s' is not a subcommand (list, get, set, enable, disable, rollout, "
-            "eval)\n", sub);
+    fprintf(stderr,
+            CMD ": '%s' is not a subcommand (list, get, set, enable, disable, rollout, "
+                "eval)\n",
+            sub);
     return 2;
 }

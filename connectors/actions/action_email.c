@@ -355,7 +355,7 @@ static hs_err_t mail_send(const mail_t *m, const hs_action_ctx_t *ctx, hs_action
         action_guard_t g;
         transfer_setup(e, m, ctx, hdrs, rcpts, mime);
         curl_easy_setopt(e, CURLOPT_ERRORBUFFER, cerr);
-        curl_easy_setopt(e, CURLOPT_HEADERDATA, reply);
+        curl_easy_setopt(e, CURLOPT_HEADERDATA, (void *)reply);
         action_guard_set(e, &g, m->guarded ? ctx->ssrf : NULL, m->url);
         CURLcode rc = curl_easy_perform(e);
         long code = 0;

@@ -69,9 +69,9 @@ typedef struct {
 } wf_run_t;
 
 /* Claims up to max runs for owner with a lease of lease_ms: waiting runs whose wake_at passed,
- * running runs whose lease expired, running runs held by this same owner (each worker has its
- * own owner name and holds nothing while it claims, so those are left over from a crashed
- * earlier life of the worker and are taken back at once), and pending runs that fit their limits (active = running or
+ * running runs whose lease expired, on the first claim made on s also the running runs held by
+ * this same owner (each worker has its own owner name and its own store, so those are left over
+ * from a crashed earlier life of the worker and are taken back at once), and pending runs that fit their limits (active = running or
  * waiting runs; per key, only the oldest pending run of a key may start, so runs of one key
  * start in creation order). Claiming is serialized (advisory lock) so two engines never both
  * start a run that breaks a limit. *out is a new array (wf_store_runs_free), *count its size. */

@@ -16,6 +16,7 @@ struct wf_store {
     char *dsn;
     int timeout_s;
     int in_tx;       /* between wfs_begin and wfs_commit / wfs_rollback */
+    int claimed;     /* a claim was made on this store: its owner's earlier runs are taken */
     char where[256]; /* "HOST:PORT/DB", named by every error */
 };
 

@@ -100,14 +100,41 @@ hs_err_t wf_store_run_create(wf_store_t *s, const wf_run_new_t *r, char id[37], 
 
 /* ---- claim ---- */
 
-/* Active runs hold the slots; pending runs fit when their key (max_per_key, oldest first) and
- * their workflow (max_runs, oldest first) have slots left. Runs to resume (a timer due, a lease
- * expired) come first. The claim re-checks each run's state as it locks it: a run that changed
- * since the candidates were read is passed over, as is one locked by a call in progress. Runs
- * still held under the claiming owner's own name are left over from its crashed earlier life
- * (a worker holds nothing while it claims) and are taken back at once. */
+/* Runs any worker may take without counting slots: waiting runs whose timer passed, running
+ * runs whose lease expired, on the first claim of a store also the running runs held under the
+ * claiming owner's own name (left over from a crashed earlier life of that worker: it holds
+ * nothing when it starts), and pending runs of workflows without limits. Not serialized: SKIP
+ * LOCKED keeps claimers apart. */
 /* clang-format off */
-static const char claim_sql[] =
+static const char claim_free_sql[] =
+    "WITH due AS ("
+    "  SELECT id, seq, started_at IS NOT NULL AS started, 0 AS later FROM workflow_runs"
+    "  WHERE status = 'waiting' AND wake_at <= now() ORDER BY wake_at LIMIT $3::int"
+    "  FOR NO KEY UPDATE SKIP LOCKED),"
+    " orphaned AS ("
+    "  SELECT id, seq, true AS started, 0 AS later FROM workflow_runs"
+    "  WHERE status = 'running' AND (lease_until < now() OR (lease_owner = $1 AND $4::bool))"
+    "  LIMIT $3::int"
+    "  FOR NO KEY UPDATE SKIP LOCKED),"
+    " free AS ("
+    "  SELECT id, seq, started_at IS NOT NULL AS started, 1 AS later FROM workflow_runs"
+    "  WHERE status = 'pending' AND max_runs = 0 AND max_per_key = 0 ORDER BY seq LIMIT $3::int"
+    "  FOR NO KEY UPDATE SKIP LOCKED),"
+    " claimed AS ("
+    "  SELECT id, started FROM (SELECT * FROM due UNION ALL SELECT * FROM orphaned"
+    "   UNION ALL SELECT * FROM free) c ORDER BY later, seq LIMIT $3::int)"
+    " UPDATE workflow_runs r SET status = 'running', lease_owner = $1,"
+    "  lease_until = now() + $2::bigint * interval '1 millisecond',"
+    "  started_at = coalesce(r.started_at, now()), wake_at = NULL"
+    " FROM claimed c WHERE r.id = c.id"
+    " RETURNING r.id, r.workflow, r.version, r.concurrency_key, r.event::text, r.depth,"
+    " " HS_PG_MS("r.created_at") ", " HS_PG_MS("r.deadline_at") ", c.started, r.seq";
+
+/* Pending runs of workflows with limits: active runs (running or waiting) hold the slots;
+ * pending runs fit when their key (max_per_key, oldest first) and their workflow (max_runs,
+ * oldest first) have slots left. Serialized (advisory lock), so each claim counts the slots
+ * after the previous one committed; a run locked by a call in progress is passed over. */
+static const char claim_limited_sql[] =
     "WITH active AS ("
     "  SELECT workflow, concurrency_key, count(*) AS n FROM workflow_runs"
     "  WHERE status IN ('running', 'waiting') GROUP BY workflow, concurrency_key),"
@@ -115,7 +142,7 @@ static const char claim_sql[] =
     "  SELECT p.id, p.seq, p.workflow, p.max_runs, p.max_per_key, coalesce(a.n, 0) AS key_active,"
     "    row_number() OVER (PARTITION BY p.workflow, p.concurrency_key ORDER BY p.seq) AS key_rank"
     "  FROM workflow_runs p LEFT JOIN active a USING (workflow, concurrency_key)"
-    "  WHERE p.status = 'pending'),"
+    "  WHERE p.status = 'pending' AND (p.max_runs > 0 OR p.max_per_key > 0)),"
     " key_fits AS ("
     "  SELECT id, seq, workflow, max_runs,"
     "    row_number() OVER (PARTITION BY workflow ORDER BY seq) AS run_rank"
@@ -123,20 +150,11 @@ static const char claim_sql[] =
     " fits AS ("
     "  SELECT k.id, k.seq FROM key_fits k"
     "  LEFT JOIN (SELECT workflow, sum(n) AS n FROM active GROUP BY workflow) w USING (workflow)"
-    "  WHERE k.max_runs = 0 OR coalesce(w.n, 0) + k.run_rank <= k.max_runs),"
-    " candidates AS ("
-    "  SELECT id, 0 AS later, seq FROM workflow_runs WHERE status = 'waiting' AND wake_at <= now()"
-    "  UNION ALL"
-    "  SELECT id, 0, seq FROM workflow_runs WHERE status = 'running'"
-    "   AND (lease_until < now() OR lease_owner = $1)"
-    "  UNION ALL"
-    "  SELECT id, 1, seq FROM fits"
-    "  ORDER BY later, seq LIMIT $3::int),"
+    "  WHERE k.max_runs = 0 OR coalesce(w.n, 0) + k.run_rank <= k.max_runs"
+    "  ORDER BY k.seq LIMIT $3::int),"
     " claimed AS ("
     "  SELECT r.id, r.started_at IS NOT NULL AS started FROM workflow_runs r"
-    "  WHERE r.id IN (SELECT id FROM candidates)"
-    "    AND (r.status = 'pending' OR (r.status = 'waiting' AND r.wake_at <= now())"
-    "         OR (r.status = 'running' AND (r.lease_until < now() OR r.lease_owner = $1)))"
+    "  WHERE r.id IN (SELECT id FROM fits) AND r.status = 'pending'"
     "  FOR NO KEY UPDATE SKIP LOCKED)"
     " UPDATE workflow_runs r SET status = 'running', lease_owner = $1,"
     "  lease_until = now() + $2::bigint * interval '1 millisecond',"
@@ -144,6 +162,10 @@ static const char claim_sql[] =
     " FROM claimed c WHERE r.id = c.id"
     " RETURNING r.id, r.workflow, r.version, r.concurrency_key, r.event::text, r.depth,"
     " " HS_PG_MS("r.created_at") ", " HS_PG_MS("r.deadline_at") ", c.started, r.seq";
+
+static const char limited_waiting_sql[] =
+    "SELECT EXISTS (SELECT 1 FROM workflow_runs WHERE status = 'pending'"
+    " AND (max_runs > 0 OR max_per_key > 0))";
 /* clang-format on */
 
 void wf_store_runs_free(wf_run_t *runs, size_t count) {
@@ -201,6 +223,28 @@ static hs_err_t runs_from_result(const PGresult *res, wf_run_t **out, size_t *co
     return HS_OK;
 }
 
+/* Appends the runs of res to *out (*count of them so far). */
+static hs_err_t runs_append(const PGresult *res, wf_run_t **out, size_t *count, char *errstr,
+                            size_t n) {
+    wf_run_t *more = NULL;
+    size_t nmore = 0;
+    hs_err_t err = runs_from_result(res, &more, &nmore, errstr, n);
+    if (err || !nmore) {
+        free(more);
+        return err;
+    }
+    wf_run_t *all = realloc(*out, (*count + nmore) * sizeof *all);
+    if (!all) {
+        wf_store_runs_free(more, nmore);
+        return hs_fail(HS_ERR_INTERNAL, errstr, n, "workflow claim: out of memory");
+    }
+    memcpy(all + *count, more, nmore * sizeof *more);
+    free(more);
+    *out = all;
+    *count += nmore;
+    return HS_OK;
+}
+
 hs_err_t wf_store_claim(wf_store_t *s, const char *owner, int64_t lease_ms, size_t max,
                         wf_run_t **out, size_t *count, char *errstr, size_t n) {
     *out = NULL;
@@ -211,15 +255,26 @@ hs_err_t wf_store_claim(wf_store_t *s, const char *owner, int64_t lease_ms, size
     char lease[24], limit[24];
     wfs_i64(lease_ms, lease);
     wfs_i64(max > 10000 ? 10000 : (int64_t)max, limit);
-    const char *params[] = {owner, lease, limit};
+    const char *params[] = {owner, lease, limit, s->claimed ? "f" : "t"};
     PGresult *res = NULL;
-    /* Serialized: each claim counts the slots after the previous one committed. */
-    hs_err_t err = wfs_begin(s, errstr, n);
-    if (err) return err;
+    hs_err_t err = wfs_query(s, claim_free_sql, 4, params, &res, errstr, n);
+    if (!err) err = runs_append(res, out, count, errstr, n);
+    if (!err) s->claimed = 1;
+    PQclear(res);
+    res = NULL;
+    if (err || *count >= max) return err;
+    /* The serialized path only when runs with limits are waiting for a slot. */
+    if ((err = wfs_query(s, limited_waiting_sql, 0, NULL, &res, errstr, n))) return err;
+    int limited = PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    res = NULL;
+    if (!limited) return HS_OK;
+    wfs_i64((int64_t)(max - *count), limit);
+    if ((err = wfs_begin(s, errstr, n))) return err;
     err = wfs_lock(s, "wf_claim", errstr, n);
-    if (!err) err = wfs_query(s, claim_sql, 3, params, &res, errstr, n);
+    if (!err) err = wfs_query(s, claim_limited_sql, 3, params, &res, errstr, n);
     err = wfs_end(s, err, errstr, n);
-    if (!err) err = runs_from_result(res, out, count, errstr, n);
+    if (!err) err = runs_append(res, out, count, errstr, n);
     PQclear(res);
     return err;
 }

@@ -80,7 +80,7 @@ static long long until_both(const char *key, int want) {
 }
 
 #define BOOL_FLAG(def)                                                                             \
-    "{\"state\": \"ENABLED\", \"variants\": {\"on\": true, \"off\": false}, \"defaultVariant\": " \
+    "{\"state\": \"ENABLED\", \"variants\": {\"on\": true, \"off\": false}, \"defaultVariant\": "  \
     "\"" def "\"}"
 
 Test(flags_topic, a_change_reaches_both_stores_within_a_second, .init = setup, .fini = teardown) {
@@ -154,9 +154,8 @@ Test(flags_topic, an_invalid_record_is_rejected_and_the_previous_flag_stays, .in
     cr_assert_eq(hs_flags_topic_read(cfg, NULL, &state, err, sizeof err), HS_OK, "%s", err);
     json_t *flags = json_object_get(state, "flags");
     cr_assert_eq(json_object_size(flags), 3, "beta, marker, staff-only");
-    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(flags, "beta"),
-                                                       "defaultVariant")),
-                     "on");
+    cr_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(flags, "beta"), "defaultVariant")), "on");
     cr_assert_not_null(json_object_get(json_object_get(state, "$evaluators"), "staff"));
     json_decref(state);
 }

@@ -287,6 +287,11 @@ Test(wf_store, a_worker_takes_back_at_once_what_it_held_before_a_crash, .init = 
     run_new("w", "e1", "", 0, 0, id);
     cr_assert_eq(claim("host:1/w0", 60000, ids, NULL), 1);
     cr_assert_eq(claim("host:1/w1", 60000, ids, NULL), 0, "another worker took a held run");
+    cr_assert_eq(claim("host:1/w0", 60000, ids, NULL), 0, "a live worker took its run again");
+    /* the worker restarts: a new store, the same owner name */
+    wf_store_destroy(store);
+    store = wf_store_new(dsn, 5, err, sizeof err);
+    cr_assert(store, "%s", err);
     int started = 0;
     cr_assert_eq(claim("host:1/w0", 60000, ids, &started), 1, "its own run was not taken back");
     cr_assert_str_eq(ids[0], id);

@@ -63,8 +63,8 @@ static void check_one(const char *dir, hs_flagset_t *set, const json_t *ctx, con
               "%s (%s) %s: variant %s", dir, path, cs, r.variant ? r.variant : "NULL");
     cr_expect(same(r.value, json_object_get(want, "value")), "%s (%s) %s: value", dir, path, cs);
     cr_expect_str_eq(hs_flag_reason_str(r.reason),
-                     json_string_value(json_object_get(want, "reason")), "%s (%s) %s: reason",
-                     dir, path, cs);
+                     json_string_value(json_object_get(want, "reason")), "%s (%s) %s: reason", dir,
+                     path, cs);
     cr_expect_str_eq(hs_flag_error_str(r.error), werr ? werr : "", "%s (%s) %s: error", dir, path,
                      cs);
     free(cs);
@@ -251,8 +251,8 @@ Test(flags, fast_path_matches_generic_path) {
                 hs_flag_result_t a, b;
                 hs_flagset_eval(fast, "k", ctx, &a);
                 hs_flagset_eval(slow, "k", ctx, &b);
-                cr_assert(a.variant == b.variant || (a.variant && b.variant &&
-                                                     !strcmp(a.variant, b.variant)),
+                cr_assert(a.variant == b.variant ||
+                              (a.variant && b.variant && !strcmp(a.variant, b.variant)),
                           "%s on %s: %s vs %s", targetings[t], ctext, a.variant, b.variant);
                 cr_assert_eq(a.reason, b.reason, "%s on %s", targetings[t], ctext);
                 cr_assert_eq(a.error, b.error, "%s on %s", targetings[t], ctext);
@@ -328,8 +328,8 @@ Test(flags, documents_merge_and_records_apply) {
     const char *ev = "{\"staff\": {\"ends_with\": [{\"var\": \"email\"}, \"@us\"]}}";
     cr_assert_eq(hs_flags_doc_apply(state, base, "$evaluators", ev, strlen(ev), err, sizeof err),
                  HS_OK, "%s", err);
-    cr_assert_eq(hs_flags_doc_apply(state, base, "ref", uses, strlen(uses), err, sizeof err),
-                 HS_OK, "%s", err);
+    cr_assert_eq(hs_flags_doc_apply(state, base, "ref", uses, strlen(uses), err, sizeof err), HS_OK,
+                 "%s", err);
     cr_assert_eq(hs_flags_doc_apply(state, base, "$evaluators", NULL, 0, err, sizeof err),
                  HS_ERR_INVALID, "evaluators in use dropped");
     cr_assert(strstr(err, "flag 'ref': targeting: unknown $ref 'staff'"), "%s", err);
@@ -352,9 +352,10 @@ static void write_file(const char *path, const char *text) {
     cr_assert_eq(rename(tmp, path), 0);
 }
 
-static hs_flags_t *file_store(const char *path) {
+/* A started store of the file alone; *cfg is its config, freed after the store. */
+static hs_flags_t *file_store(const char *path, hs_config_t **cfgp) {
     char err[512];
-    hs_config_t *cfg = hs_config_new();
+    hs_config_t *cfg = *cfgp = hs_config_new();
     cr_assert_eq(hs_config_set(cfg, "flags.file", path, "--set", err, sizeof err), HS_OK);
     cr_assert_eq(hs_config_set(cfg, "flags.topic", "", "--set", err, sizeof err), HS_OK);
     cr_assert_eq(hs_config_set(cfg, "flags.poll_ms", "10", "--set", err, sizeof err), HS_OK);
@@ -362,7 +363,7 @@ static hs_flags_t *file_store(const char *path) {
     cr_assert_not_null(f, "%s", err);
     cr_assert_eq(hs_flags_start(f, err, sizeof err), HS_OK, "%s", err);
     cr_assert_eq(hs_flags_wait_ready(f, 1000, err, sizeof err), HS_OK, "%s", err);
-    return f; /* the config lives as long as the test process */
+    return f;
 }
 
 static int wait_bool(hs_flags_t *f, const char *key, int want) {
@@ -394,7 +395,8 @@ Test(flags, store_reloads_the_file_and_keeps_flags_on_a_bad_one) {
     cr_assert_geq(fd, 0);
     close(fd);
     write_file(path, KILL_SWITCH("ENABLED", "on"));
-    hs_flags_t *f = file_store(path);
+    hs_config_t *cfg;
+    hs_flags_t *f = file_store(path, &cfg);
     cr_assert_eq(hs_flags_integration_enabled(f, "shopify", NULL), 1);
     cr_assert_eq(hs_flags_integration_enabled(f, "stripe", NULL), 1, "no flag: enabled");
     long long rejected = reloads("rejected");
@@ -419,6 +421,7 @@ Test(flags, store_reloads_the_file_and_keeps_flags_on_a_bad_one) {
 
     hs_flagset_t *snap = hs_flags_snapshot(f);
     hs_flags_destroy(f);
+    hs_config_destroy(cfg);
     cr_assert_eq(hs_flagset_count(snap), 1, "a snapshot outlives its store");
     hs_flagset_release(snap);
     unlink(path);
@@ -440,10 +443,12 @@ Test(flags, store_refuses_a_bad_file_at_start_and_counts_evaluations) {
     cr_assert(strstr(err, "/nonexistent/flags.json"), "%s", err);
 
     write_file(path, KILL_SWITCH("ENABLED", "off"));
-    hs_flags_t *f = file_store(path);
+    hs_config_t *store_cfg;
+    hs_flags_t *f = file_store(path, &store_cfg);
     for (int i = 0; i < 5; i++)
         hs_flags_integration_enabled(f, "shopify", NULL);
     hs_flags_destroy(f);
+    hs_config_destroy(store_cfg);
     char *text = hs_metrics_render();
     cr_assert(strstr(text, "hs_flag_evaluations_total{flag=\"integration.shopify.enabled\","
                            "variant=\"off\",reason=\"STATIC\"} 5"),
