@@ -52,12 +52,8 @@ static wf_xres_t exec_branch(wf_xrun_t *x, const wf_step_t *st, const wf_step_ru
         side = r && hs_jsonlogic_truthy(r) ? "then" : "else";
         json_decref(r);
         json_t *out = json_pack("{s:s}", "branch", side);
-        int attempt;
         hs_err_t e =
-            wf_store_step_begin(x->store, x->run->id, x->owner, st->id, &attempt, err, sizeof err);
-        if (!e)
-            e = wf_store_step_complete(x->store, x->run->id, x->owner, st->id, out, err,
-                                       sizeof err);
+            wf_store_step_complete(x->store, x->run->id, x->owner, st->id, out, err, sizeof err);
         if (!e) json_object_set(x->outputs, st->id, out);
         json_decref(out);
         if (e) return wf_exec_store_failed(x, "branch not recorded", e, err);
@@ -138,8 +134,13 @@ static hs_err_t load(wf_xrun_t *x, char *err, size_t n) {
     return HS_OK;
 }
 
-static void exec_run(wf_service_t *s, wf_store_t *store, const char *owner, const wf_run_t *run) {
-    wf_xrun_t x = {.s = s, .store = store, .run = run, .owner = owner};
+static void exec_run(wf_service_t *s, wf_store_t *store, const char *owner, const wf_run_t *run,
+                     int64_t claimed_ms) {
+    wf_xrun_t x = {.s = s,
+                   .store = store,
+                   .run = run,
+                   .owner = owner,
+                   .lease_until_ms = claimed_ms + s->lease_ms};
     char err[512];
     wf_snap_t *snap = wf_snap_get(s);
     x.def = wf_def_for_run(s, snap, store, run->workflow, run->version, err, sizeof err);
@@ -204,12 +205,13 @@ void *wf_worker_main(void *arg) {
         }
         wf_run_t *runs = NULL;
         size_t n = 0;
+        int64_t claimed_ms = wf_now_ms();
         hs_err_t e =
             wf_store_claim(store, owner, s->lease_ms, CLAIM_MAX, &runs, &n, err, sizeof err);
         if (e) hs_log(HS_LOG_ERROR, "runs not claimed", "{s:s}", "error", err);
         for (size_t i = 0; i < n; i++) {
             if (!atomic_load(&s->stopping))
-                exec_run(s, store, owner, &runs[i]);
+                exec_run(s, store, owner, &runs[i], claimed_ms);
             else if (wf_store_run_sleep(store, runs[i].id, owner, wf_now_ms(), err, sizeof err))
                 hs_log(HS_LOG_WARN, "claimed run not released", "{s:s, s:s}", "run", runs[i].id,
                        "error", err);

@@ -19,6 +19,7 @@ typedef struct {
     wf_service_t *s;
     wf_store_t *store;
     const wf_run_t *run;
+    int64_t lease_until_ms; /* when the lease taken at the claim (or last extended) runs out */
     const char *owner;  /* this worker's lease owner name */
     const wf_def_t *def;
     wf_step_run_t *srs; /* step runs as loaded at the claim */

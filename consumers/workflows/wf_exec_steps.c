@@ -95,14 +95,12 @@ static wf_xres_t wait_step(wf_xrun_t *x, const wf_step_t *st, int64_t wake_ms, c
     return sleep_until(x, wake_ms);
 }
 
-static wf_xres_t complete(wf_xrun_t *x, const wf_step_t *st, json_t *output, int begun) {
+/* Records step's output; a step without side effects (log, delay, ...) is completed without a
+ * begin (the store creates its row). */
+static wf_xres_t complete(wf_xrun_t *x, const wf_step_t *st, json_t *output) {
     char err[512];
-    int attempt;
-    hs_err_t e = begun ? HS_OK
-                       : wf_store_step_begin(x->store, x->run->id, x->owner, st->id, &attempt, err,
-                                             sizeof err);
-    if (!e)
-        e = wf_store_step_complete(x->store, x->run->id, x->owner, st->id, output, err, sizeof err);
+    hs_err_t e =
+        wf_store_step_complete(x->store, x->run->id, x->owner, st->id, output, err, sizeof err);
     if (!e) json_object_set(x->outputs, st->id, output);
     json_decref(output);
     if (e) return wf_exec_store_failed(x, "step completion not recorded", e, err);
@@ -208,10 +206,15 @@ static wf_xres_t attempt_failed(wf_xrun_t *x, const wf_step_t *st, int attempt, 
     return WF_X_FAILED;
 }
 
+/* Records the start of an attempt, extending the run's lease first when half of it is gone. */
 static wf_xres_t begin(wf_xrun_t *x, const wf_step_t *st, int *attempt) {
     char err[512];
-    hs_err_t e =
-        wf_store_lease_extend(x->store, x->run->id, x->owner, x->s->lease_ms, err, sizeof err);
+    hs_err_t e = HS_OK;
+    int64_t now = wf_now_ms();
+    if (now > x->lease_until_ms - x->s->lease_ms / 2) {
+        e = wf_store_lease_extend(x->store, x->run->id, x->owner, x->s->lease_ms, err, sizeof err);
+        if (!e) x->lease_until_ms = now + x->s->lease_ms;
+    }
     if (!e)
         e = wf_store_step_begin(x->store, x->run->id, x->owner, st->id, attempt, err, sizeof err);
     return e ? wf_exec_store_failed(x, "step start not recorded", e, err) : WF_X_DONE;
@@ -252,7 +255,7 @@ static wf_xres_t exec_action(wf_xrun_t *x, const wf_step_t *st, const wf_step_ru
         breaker_record(x, st, 1);
         json_t *out = ar.output ? json_incref(ar.output) : json_object();
         hs_action_result_clear(&ar);
-        return complete(x, st, out, 1);
+        return complete(x, st, out);
     }
     if (!action) snprintf(ar.error, sizeof ar.error, "no action %s", wf_step_kind_str(st->kind));
     if (ar.retryable) breaker_record(x, st, 0);
@@ -298,7 +301,7 @@ static wf_xres_t exec_emit(wf_xrun_t *x, const wf_step_t *st, const wf_step_run_
     if (!e) {
         json_t *out = json_pack("{s:s, s:s}", "id", id, "type", type);
         json_decref(params);
-        return complete(x, st, out, 1);
+        return complete(x, st, out);
     }
     json_decref(params);
     return attempt_failed(x, st, attempt, e != HS_ERR_INVALID, 0, 0, err);
@@ -317,13 +320,13 @@ static wf_xres_t exec_log(wf_xrun_t *x, const wf_step_t *st) {
            "run", x->run->id, "step", st->id, "fields", fields ? fields : json_null());
     json_t *out = json_pack("{s:s}", "message", param(params, "message"));
     json_decref(params);
-    return complete(x, st, out, 0);
+    return complete(x, st, out);
 }
 
 static wf_xres_t exec_delay(wf_xrun_t *x, const wf_step_t *st, const wf_step_run_t *sr,
                             int64_t now) {
     if (sr) { /* the timer set on the first visit has passed */
-        return complete(x, st, json_pack("{s:I}", "fired_at_ms", (json_int_t)now), 0);
+        return complete(x, st, json_pack("{s:I}", "fired_at_ms", (json_int_t)now));
     }
     json_t *params = render(x, st->params);
     if (!params) return WF_X_FAILED;
@@ -340,7 +343,7 @@ static wf_xres_t exec_delay(wf_xrun_t *x, const wf_step_t *st, const wf_step_run
                       : until  ? until
                                : "",
                       "");
-    if (due <= now) return complete(x, st, json_pack("{s:I}", "fired_at_ms", (json_int_t)now), 0);
+    if (due <= now) return complete(x, st, json_pack("{s:I}", "fired_at_ms", (json_int_t)now));
     return wait_step(x, st, due, NULL);
 }
 
