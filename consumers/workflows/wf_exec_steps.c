@@ -227,17 +227,27 @@ static void observe(wf_xrun_t *x, const wf_step_t *st, int64_t t0) {
 
 /* ---- kinds --------------------------------------------------------------------------------- */
 
+/* What a step with a side effect does before its attempt: wait while its integration is held,
+ * render its params (*params: new reference), record the attempt (*attempt). WF_X_DONE: go. */
+static wf_xres_t prepare(wf_xrun_t *x, const wf_step_t *st, const wf_step_run_t *sr, int64_t now,
+                         json_t **params, int *attempt) {
+    wf_xres_t res;
+    *params = NULL;
+    if (held(x, st, sr, now, &res)) return res;
+    if (!(*params = render(x, st->params))) return WF_X_FAILED;
+    if ((res = begin(x, st, attempt)) != WF_X_DONE) {
+        json_decref(*params);
+        *params = NULL;
+    }
+    return res;
+}
+
 static wf_xres_t exec_action(wf_xrun_t *x, const wf_step_t *st, const wf_step_run_t *sr,
                              int64_t now) {
-    wf_xres_t res;
-    if (held(x, st, sr, now, &res)) return res;
-    json_t *params = render(x, st->params);
-    if (!params) return WF_X_FAILED;
+    json_t *params;
     int attempt = 0;
-    if ((res = begin(x, st, &attempt)) != WF_X_DONE) {
-        json_decref(params);
-        return res;
-    }
+    wf_xres_t res = prepare(x, st, sr, now, &params, &attempt);
+    if (res != WF_X_DONE) return res;
     char key[128];
     snprintf(key, sizeof key, "%s:%s", x->run->id, st->id);
     hs_action_ctx_t ctx = {.idempotency_key = key,
@@ -280,15 +290,10 @@ static void step_uuid(const char *run_id, const char *step_id, char out[37]) {
 
 static wf_xres_t exec_emit(wf_xrun_t *x, const wf_step_t *st, const wf_step_run_t *sr,
                            int64_t now) {
-    wf_xres_t res;
-    if (held(x, st, sr, now, &res)) return res;
-    json_t *params = render(x, st->params);
-    if (!params) return WF_X_FAILED;
+    json_t *params;
     int attempt = 0;
-    if ((res = begin(x, st, &attempt)) != WF_X_DONE) {
-        json_decref(params);
-        return res;
-    }
+    wf_xres_t res = prepare(x, st, sr, now, &params, &attempt);
+    if (res != WF_X_DONE) return res;
     char id[37], err[512];
     step_uuid(x->run->id, st->id, id);
     const char *type = param(params, "event");

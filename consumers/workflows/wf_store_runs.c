@@ -100,6 +100,17 @@ hs_err_t wf_store_run_create(wf_store_t *s, const wf_run_new_t *r, char id[37], 
 
 /* ---- claim ---- */
 
+/* Takes the runs of the CTE `claimed` (id, started): running under the owner's lease. */
+/* clang-format off */
+#define CLAIM_TAKE                                                                            \
+    " UPDATE workflow_runs r SET status = 'running', lease_owner = $1,"                         \
+    "  lease_until = now() + $2::bigint * interval '1 millisecond',"                            \
+    "  started_at = coalesce(r.started_at, now()), wake_at = NULL"                              \
+    " FROM claimed c WHERE r.id = c.id"                                                         \
+    " RETURNING r.id, r.workflow, r.version, r.concurrency_key, r.event::text, r.depth,"        \
+    " " HS_PG_MS("r.created_at") ", " HS_PG_MS("r.deadline_at") ", c.started, r.seq"
+/* clang-format on */
+
 /* Runs any worker may take without counting slots: waiting runs whose timer passed, running
  * runs whose lease expired, on the first claim of a store also the running runs held under the
  * claiming owner's own name (left over from a crashed earlier life of that worker: it holds
@@ -123,12 +134,7 @@ static const char claim_free_sql[] =
     " claimed AS ("
     "  SELECT id, started FROM (SELECT * FROM due UNION ALL SELECT * FROM orphaned"
     "   UNION ALL SELECT * FROM free) c ORDER BY later, seq LIMIT $3::int)"
-    " UPDATE workflow_runs r SET status = 'running', lease_owner = $1,"
-    "  lease_until = now() + $2::bigint * interval '1 millisecond',"
-    "  started_at = coalesce(r.started_at, now()), wake_at = NULL"
-    " FROM claimed c WHERE r.id = c.id"
-    " RETURNING r.id, r.workflow, r.version, r.concurrency_key, r.event::text, r.depth,"
-    " " HS_PG_MS("r.created_at") ", " HS_PG_MS("r.deadline_at") ", c.started, r.seq";
+    CLAIM_TAKE;
 
 /* Pending runs of workflows with limits: active runs (running or waiting) hold the slots;
  * pending runs fit when their key (max_per_key, oldest first) and their workflow (max_runs,
@@ -156,12 +162,7 @@ static const char claim_limited_sql[] =
     "  SELECT r.id, r.started_at IS NOT NULL AS started FROM workflow_runs r"
     "  WHERE r.id IN (SELECT id FROM fits) AND r.status = 'pending'"
     "  FOR NO KEY UPDATE SKIP LOCKED)"
-    " UPDATE workflow_runs r SET status = 'running', lease_owner = $1,"
-    "  lease_until = now() + $2::bigint * interval '1 millisecond',"
-    "  started_at = coalesce(r.started_at, now()), wake_at = NULL"
-    " FROM claimed c WHERE r.id = c.id"
-    " RETURNING r.id, r.workflow, r.version, r.concurrency_key, r.event::text, r.depth,"
-    " " HS_PG_MS("r.created_at") ", " HS_PG_MS("r.deadline_at") ", c.started, r.seq";
+    CLAIM_TAKE;
 
 static const char limited_waiting_sql[] =
     "SELECT EXISTS (SELECT 1 FROM workflow_runs WHERE status = 'pending'"

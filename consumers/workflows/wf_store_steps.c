@@ -79,7 +79,8 @@ hs_err_t wf_store_steps(wf_store_t *s, const char *run_id, wf_step_run_t **out, 
 #define UNLESS_COMPLETED " WHERE workflow_steps.status <> 'completed' RETURNING attempt"
 #define COMPLETE_STEP \
     " ON CONFLICT (run_id, step_id) DO UPDATE SET status = 'completed', output = excluded.output," \
-    " error = NULL, wake_at = NULL, finished_at = now()" UNLESS_COMPLETED
+    " error = NULL, wake_at = NULL, finished_at = now(),"                                        \
+    " attempt = greatest(workflow_steps.attempt, 1)" UNLESS_COMPLETED
 
 static const char step_begin_sql[] =
     "WITH run AS (" WFS_LEASED_RUN "),"
@@ -91,8 +92,8 @@ static const char step_begin_sql[] =
 
 static const char step_complete_sql[] =
     "WITH run AS (" WFS_LEASED_RUN "),"
-    " step AS (INSERT INTO workflow_steps (run_id, step_id, status, output, finished_at)"
-    "  SELECT id, $3, 'completed', $4::jsonb, now() FROM run" COMPLETE_STEP "),"
+    " step AS (INSERT INTO workflow_steps (run_id, step_id, status, output, finished_at, attempt)"
+    "  SELECT id, $3, 'completed', $4::jsonb, now(), 1 FROM run" COMPLETE_STEP "),"
     " waits AS (DELETE FROM workflow_waits w USING run WHERE w.run_id = run.id AND w.step_id = $3)"
     STEP_CHANGED;
 

@@ -6,17 +6,7 @@
 # an undecodable event dead-lettered while the partition moves on, replay of one event, of a
 # time range and of everything skipped, and kill -9 under load: every event arrives afterwards.
 source "$(dirname "$0")/lib.sh"
-if [ -z "${HS_KAFKA_BROKERS:-}" ] || [ -z "${HS_POSTGRES_DSN:-}" ]; then
-    echo "skipped: HS_KAFKA_BROKERS / HS_POSTGRES_DSN are not set (run it from ops/test.sh)"
-    exit 0
-fi
-H=$HOOKSTREAM
-tmp=$(mktemp -d)
-pids=()
-trap deliver_cleanup EXIT
-cd "$tmp" || exit 1
-
-deliver_env deliver
+stack_test deliver
 topic="e2e.deliver.$run"
 export HS_DELIVER_TOPICS="$topic" HS_DELIVER_GROUP="e2e-deliver-$run"
 export HS_DELIVER_BREAKER_MIN_REQUESTS=1000

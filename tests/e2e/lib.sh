@@ -41,6 +41,25 @@ finish() {
     echo "all checks passed"
 }
 
+# ---- stack tests -------------------------------------------------------------------------------
+# stack_test NAME [LOG]: what every test of a service shares at its start: skipped (exit 0)
+# without the stack; H, $tmp (the working directory) and pids; deliver_cleanup on exit, tailing
+# $tmp/LOG (default deliver.log) after a failed check; a migrated database of the run's own.
+stack_test() {
+    if [ -z "${HS_KAFKA_BROKERS:-}" ] || [ -z "${HS_POSTGRES_DSN:-}" ]; then
+        echo "skipped: HS_KAFKA_BROKERS / HS_POSTGRES_DSN are not set (run it from ops/test.sh)"
+        exit 0
+    fi
+    H=$HOOKSTREAM
+    tmp=$(mktemp -d)
+    pids=()
+    E2E_LOG=${2:-deliver.log}
+    trap deliver_cleanup EXIT
+    cd "$tmp" || exit 1
+    deliver_env "$1"
+    "$H" migrate >/dev/null 2>&1 || { fail "migrate $HS_POSTGRES_DSN"; exit 1; }
+}
+
 # ---- deliver tests ----------------------------------------------------------------------------
 # deliver_env NAME: a database of the run's own (endpoints of other runs, with other master keys,
 # stay out), generated keys and tokens, quick group expiry. Sets run and db; tmp and pids are the

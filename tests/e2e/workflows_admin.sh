@@ -6,19 +6,7 @@
 # a run that ended, 422 naming the query field, audit rows and hs.audit records of the changes,
 # and `validate` printing file:line without a server.
 source "$(dirname "$0")/lib.sh"
-if [ -z "${HS_KAFKA_BROKERS:-}" ] || [ -z "${HS_POSTGRES_DSN:-}" ]; then
-    echo "skipped: HS_KAFKA_BROKERS / HS_POSTGRES_DSN are not set (run it from ops/test.sh)"
-    exit 0
-fi
-H=$HOOKSTREAM
-tmp=$(mktemp -d)
-pids=()
-E2E_LOG=workflows.log
-trap deliver_cleanup EXIT
-cd "$tmp" || exit 1
-
-deliver_env workflows_admin
-"$H" migrate >/dev/null 2>&1 || { fail "migrate $HS_POSTGRES_DSN"; exit 1; }
+stack_test workflows_admin workflows.log
 topic="e2e.workflows.$run"
 export HS_WORKFLOWS_TOPICS="$topic" HS_WORKFLOWS_GROUP="e2e-workflows-$run"
 export HS_WORKFLOWS_ADMIN_TOKENS="e2e:wfadmin$run" HS_WORKFLOWS_READ_TOKENS="viewer:wfread$run"

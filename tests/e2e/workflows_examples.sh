@@ -6,19 +6,7 @@
 # including after `kill -9` of the service between steps: during a retry backoff and during a
 # delay. An inventory event above the threshold starts nothing.
 source "$(dirname "$0")/lib.sh"
-if [ -z "${HS_KAFKA_BROKERS:-}" ] || [ -z "${HS_POSTGRES_DSN:-}" ]; then
-    echo "skipped: HS_KAFKA_BROKERS / HS_POSTGRES_DSN are not set (run it from ops/test.sh)"
-    exit 0
-fi
-H=$HOOKSTREAM
-tmp=$(mktemp -d)
-pids=()
-E2E_LOG=workflows.log
-trap deliver_cleanup EXIT
-cd "$tmp" || exit 1
-
-deliver_env wf_examples
-"$H" migrate >/dev/null || { fail "migrate $HS_POSTGRES_DSN"; exit 1; }
+stack_test wf_examples workflows.log
 topic="e2e.wf.$run"
 "$H" topics create "$topic" --partitions 2 >/dev/null
 

@@ -7,19 +7,7 @@
 # step until the flag is on again; wait_for_event ends on its event or its timeout; a cron
 # schedule fires; a run keeps the definition version it started with across a hot reload.
 source "$(dirname "$0")/lib.sh"
-if [ -z "${HS_KAFKA_BROKERS:-}" ] || [ -z "${HS_POSTGRES_DSN:-}" ]; then
-    echo "skipped: HS_KAFKA_BROKERS / HS_POSTGRES_DSN are not set (run it from ops/test.sh)"
-    exit 0
-fi
-H=$HOOKSTREAM
-tmp=$(mktemp -d)
-pids=()
-E2E_LOG=workflows.log
-trap deliver_cleanup EXIT
-cd "$tmp" || exit 1
-
-deliver_env wf_faults
-"$H" migrate >/dev/null || { fail "migrate $HS_POSTGRES_DSN"; exit 1; }
+stack_test wf_faults workflows.log
 topic="e2e.wff.$run"
 "$H" topics create "$topic" --partitions 2 >/dev/null
 start_stub api --fail '/down=500:100' --respond '/tasks=201:{"id":"t_9"}'

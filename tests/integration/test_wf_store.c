@@ -213,6 +213,7 @@ Test(wf_store, max_runs_bounds_the_workflow, .init = setup, .fini = teardown) {
 
 typedef struct {
     wf_store_t *s;
+    char owner[16]; /* each worker has its own name */
     size_t claimed;
 } claimer_t;
 
@@ -220,7 +221,7 @@ static void *claimer(void *arg) {
     claimer_t *c = arg;
     char e[256];
     wf_run_t *runs = NULL;
-    if (wf_store_claim(c->s, "racer", 60000, 10, &runs, &c->claimed, e, sizeof e) == HS_OK)
+    if (wf_store_claim(c->s, c->owner, 60000, 10, &runs, &c->claimed, e, sizeof e) == HS_OK)
         wf_store_runs_free(runs, c->claimed);
     return NULL;
 }
@@ -237,6 +238,7 @@ Test(wf_store, concurrent_claims_respect_the_limit, .init = setup, .fini = teard
     for (int i = 0; i < 4; i++) {
         c[i].s = wf_store_new(dsn, 5, err, sizeof err);
         cr_assert(c[i].s, "%s", err);
+        snprintf(c[i].owner, sizeof c[i].owner, "racer%d", i);
     }
     for (int i = 0; i < 4; i++)
         pthread_create(&t[i], NULL, claimer, &c[i]);
