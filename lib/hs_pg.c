@@ -87,9 +87,8 @@ PGconn *hs_pg_connect(const char *dsn, int timeout_s, char *errstr, size_t n) {
     return conn;
 }
 
-PGresult *hs_pg_query(PGconn *conn, const char *sql, int nparams, const char *const *params,
-                      char *errstr, size_t n) {
-    PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+/* What hs_pg_query and hs_pg_query_cached answer for res (consumed on failure). */
+static PGresult *result(PGconn *conn, PGresult *res, char *errstr, size_t n) {
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
         last_sqlstate[0] = 0;
@@ -103,6 +102,27 @@ PGresult *hs_pg_query(PGconn *conn, const char *sql, int nparams, const char *co
             state ? state : "");
     PQclear(res);
     return NULL;
+}
+
+PGresult *hs_pg_query(PGconn *conn, const char *sql, int nparams, const char *const *params,
+                      char *errstr, size_t n) {
+    return result(conn, PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0), errstr, n);
+}
+
+PGresult *hs_pg_query_cached(PGconn *conn, hs_pg_stmts_t *stmts, const char *sql, int nparams,
+                             const char *const *params, char *errstr, size_t n) {
+    size_t i = 0;
+    while (i < stmts->n && stmts->sql[i] != sql) i++;
+    if (i == HS_PG_MAX_STMTS) return hs_pg_query(conn, sql, nparams, params, errstr, n);
+    char name[16];
+    snprintf(name, sizeof name, "hs%zu", i);
+    if (i == stmts->n) {
+        PGresult *prep = result(conn, PQprepare(conn, name, sql, nparams, NULL), errstr, n);
+        if (!prep) return NULL;
+        PQclear(prep);
+        stmts->sql[stmts->n++] = sql;
+    }
+    return result(conn, PQexecPrepared(conn, name, nparams, params, NULL, NULL, 0), errstr, n);
 }
 
 hs_err_t hs_pg_exec(PGconn *conn, const char *sql, char *errstr, size_t n) {

@@ -24,6 +24,20 @@ PGresult *hs_pg_query(PGconn *conn, const char *sql, int nparams, const char *co
                       char *errstr, size_t errstr_size);
 hs_err_t hs_pg_exec(PGconn *conn, const char *sql, char *errstr, size_t errstr_size);
 
+/* The statements prepared on one connection, keyed by the address of their (static) SQL text.
+ * Zero it for a new connection. */
+#define HS_PG_MAX_STMTS 64
+typedef struct {
+    const char *sql[HS_PG_MAX_STMTS];
+    size_t n;
+} hs_pg_stmts_t;
+
+/* hs_pg_query for a statement run often: prepared on conn at its first use (then Postgres
+ * parses and plans it once), executed by name after. sql must outlive stmts (a static string);
+ * past HS_PG_MAX_STMTS statements it is hs_pg_query. */
+PGresult *hs_pg_query_cached(PGconn *conn, hs_pg_stmts_t *stmts, const char *sql, int nparams,
+                             const char *const *params, char *errstr, size_t errstr_size);
+
 /* SQLSTATE of the last failed hs_pg_query/hs_pg_exec on this thread ("" when none). */
 const char *hs_pg_last_sqlstate(void);
 

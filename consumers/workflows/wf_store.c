@@ -12,6 +12,7 @@
 static hs_err_t connect_now(wf_store_t *s, char *errstr, size_t n) {
     if (s->conn && PQstatus(s->conn) == CONNECTION_OK) return HS_OK;
     PQfinish(s->conn);
+    memset(&s->stmts, 0, sizeof s->stmts);
     s->conn = hs_pg_connect(s->dsn, s->timeout_s, errstr, n);
     return s->conn ? HS_OK : HS_ERR_UNAVAILABLE;
 }
@@ -34,7 +35,7 @@ hs_err_t wfs_query(wf_store_t *s, const char *sql, int nparams, const char *cons
     } else if (!s->conn) {
         return hs_fail(HS_ERR_UNAVAILABLE, errstr, n, "postgres at %s: connection lost", s->where);
     }
-    *out = hs_pg_query(s->conn, sql, nparams, params, errstr, n);
+    *out = hs_pg_query_cached(s->conn, &s->stmts, sql, nparams, params, errstr, n);
     if (*out) return HS_OK;
     name_server(s, errstr, n);
     if (PQstatus(s->conn) != CONNECTION_OK) {

@@ -17,6 +17,7 @@ struct wf_store {
     int timeout_s;
     int in_tx;       /* between wfs_begin and wfs_commit / wfs_rollback */
     int claimed;     /* a claim was made on this store: its owner's earlier runs are taken */
+    hs_pg_stmts_t stmts; /* prepared on conn; zeroed with every new connection */
     char where[256]; /* "HOST:PORT/DB", named by every error */
 };
 

@@ -251,8 +251,7 @@ static hs_err_t open_consumer(wf_service_t *s, char *errstr, size_t n) {
                              .group = hs_config_str(s->cfg, "workflows.group"),
                              .topics = topics,
                              .handler = wf_trigger_handle,
-                             .opaque = s,
-                             .window = 1};
+                             .opaque = s};
     s->consumer = hs_consumer_new(s->cfg, &co, errstr, n);
     return s->consumer ? HS_OK : HS_ERR_UNAVAILABLE;
 }
