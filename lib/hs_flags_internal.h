@@ -101,9 +101,15 @@ void hs_flagset_flush(hs_flagset_t *set);
  * one's end was reached. @locality: the thread that made it. */
 typedef struct hs_flags_reader hs_flags_reader_t;
 
-/* A new reader (not assigned yet); NULL with errstr on a bad kafka configuration. cfg borrowed
- * for the reader's life. */
-hs_flags_reader_t *hs_flags_reader_new(const hs_config_t *cfg, char *errstr, size_t errstr_size);
+/* How long a fetch waits for news (fetch.wait.max.ms): a follower's bounds the change latency;
+ * reading to the end once (the CLI) takes a fetch round per partition, so it waits little. */
+#define HS_FLAGS_FOLLOW_FETCH_WAIT_MS "100"
+#define HS_FLAGS_READ_FETCH_WAIT_MS "10"
+
+/* A new reader (not assigned yet) fetching with fetch_wait_ms; NULL with errstr on a bad kafka
+ * configuration. cfg borrowed for the reader's life. */
+hs_flags_reader_t *hs_flags_reader_new(const hs_config_t *cfg, const char *fetch_wait_ms,
+                                       char *errstr, size_t errstr_size);
 
 /* Finds the topic's partitions (creating the topic, compacted, when missing and create) and
  * assigns them from the beginning. HS_ERR_NOT_FOUND without create; HS_ERR_UNAVAILABLE when the

@@ -9,7 +9,7 @@
 #include "hs_kafka.h"
 #include "hs_log.h"
 
-#define FETCH_WAIT_MS "100" /* how long a fetch waits for news: bounds the change latency */
+
 
 struct hs_flags_reader {
     rd_kafka_t *rk;
@@ -78,12 +78,14 @@ static hs_err_t topic_ensure(rd_kafka_t *rk, const hs_config_t *cfg, int create,
     return err;
 }
 
-hs_flags_reader_t *hs_flags_reader_new(const hs_config_t *cfg, char *errstr, size_t n) {
+hs_flags_reader_t *hs_flags_reader_new(const hs_config_t *cfg, const char *fetch_wait_ms,
+                                       char *errstr, size_t n) {
     char msg[256];
     rd_kafka_conf_t *conf = hs_kafka_consumer_conf(cfg, NULL, errstr, n);
     if (!conf) return NULL;
     if (rd_kafka_conf_set(conf, "enable.partition.eof", "true", msg, sizeof msg) ||
-        rd_kafka_conf_set(conf, "fetch.wait.max.ms", FETCH_WAIT_MS, msg, sizeof msg)) {
+        rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", msg, sizeof msg) ||
+        rd_kafka_conf_set(conf, "fetch.wait.max.ms", fetch_wait_ms, msg, sizeof msg)) {
         rd_kafka_conf_destroy(conf);
         hs_fail(HS_ERR_INTERNAL, errstr, n, "kafka: %s", msg);
         return NULL;
@@ -109,8 +111,11 @@ hs_err_t hs_flags_reader_assign(hs_flags_reader_t *r, int create, char *errstr, 
         return hs_fail(HS_ERR_INTERNAL, errstr, n, "out of memory");
     const char *topic = hs_config_str(r->cfg, "flags.topic");
     rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new(r->partitions);
+    /* Offset 0, not OFFSET_BEGINNING: librdkafka looks the beginning up with a ListOffsets that
+     * it retries after 500 ms when the leader is not known yet; 0 needs no lookup, and where
+     * retention removed it, auto.offset.reset (earliest) takes the first that is left. */
     for (int p = 0; p < r->partitions; p++)
-        rd_kafka_topic_partition_list_add(tp, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+        rd_kafka_topic_partition_list_add(tp, topic, p)->offset = 0;
     rd_kafka_resp_err_t e = rd_kafka_assign(r->rk, tp);
     rd_kafka_topic_partition_list_destroy(tp);
     if (e)
@@ -166,7 +171,7 @@ hs_err_t hs_flags_record_apply(json_t *state, const json_t *base, const rd_kafka
 hs_err_t hs_flags_topic_read(const hs_config_t *cfg, const json_t *base, json_t **state,
                              char *errstr, size_t n) {
     *state = NULL;
-    hs_flags_reader_t *r = hs_flags_reader_new(cfg, errstr, n);
+    hs_flags_reader_t *r = hs_flags_reader_new(cfg, HS_FLAGS_READ_FETCH_WAIT_MS, errstr, n);
     if (!r) return HS_ERR_INVALID;
     json_t *doc = json_pack("{s:{}}", "flags");
     hs_err_t err = hs_flags_reader_assign(r, 0, errstr, n);

@@ -262,7 +262,7 @@ hs_flags_t *hs_flags_new(const hs_config_t *cfg, char *errstr, size_t n) {
 
 hs_err_t hs_flags_start(hs_flags_t *f, char *errstr, size_t n) {
     if (f->started) return HS_OK;
-    if (*f->topic && !(f->reader = hs_flags_reader_new(f->cfg, errstr, n))) return HS_ERR_INVALID;
+    if (*f->topic && !(f->reader = hs_flags_reader_new(f->cfg, HS_FLAGS_FOLLOW_FETCH_WAIT_MS, errstr, n))) return HS_ERR_INVALID;
     if (pthread_create(&f->thread, NULL, store_main, f))
         return hs_fail(HS_ERR_INTERNAL, errstr, n, "flags: cannot start a thread");
     f->started = 1;

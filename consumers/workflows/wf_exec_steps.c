@@ -161,7 +161,8 @@ static int held(wf_xrun_t *x, const wf_step_t *st, const wf_step_run_t *sr, int6
     }
     char note[160];
     snprintf(note, sizeof note, "waiting: integration %s %s", st->integration, why);
-    *res = wait_step(x, st, now + wait_ms, note);
+    int64_t wake = now + wait_ms; /* looks again at the deadline at the latest */
+    *res = wait_step(x, st, wake < since + st->deadline_ms ? wake : since + st->deadline_ms, note);
     return 1;
 }
 

@@ -84,9 +84,11 @@ switch() { # switch on|off: the flag integration.<source>.enabled
         "$source_name" "$1" >"$HS_FLAGS_FILE.new" && mv "$HS_FLAGS_FILE.new" "$HS_FLAGS_FILE"
 }
 switch off
-webhook_id="e2e-off-$$-$(date +%s%N)"
-refused() { [ "$(post "$sig" | tail -1)" = 503 ]; }
+# until the flag is in force, each probe has an id of its own (an accepted one is no duplicate)
+refused() { webhook_id="e2e-probe-$RANDOM$RANDOM"; [ "$(post "$sig" | tail -1)" = 503 ]; }
 wait_for 10 refused && pass "a switched-off source answers 503" || fail "switched off: $(post "$sig")"
+webhook_id="e2e-off-$$-$(date +%s%N)"
+expect_match "$(post "$sig" | tail -1)" '^503$' "so does every webhook while it is off"
 headers=$(post "$sig" -D - -o /dev/null)
 expect_match "$headers" '[Rr]etry-[Aa]fter: [0-9]+' "with Retry-After"
 expect_match "$(post "$sig" | head -1)" "integration '$source_name' is disabled" "naming the flag"

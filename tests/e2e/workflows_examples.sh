@@ -17,7 +17,7 @@ start_stub chatwoot \
     --respond "/api/v1/accounts/1/conversations/c2-$run=200:{\"id\":2,\"first_reply_created_at\":1700000000}"
 start_stub zendesk --respond '/api/v2/tickets.json=201:{"ticket":{"id":4242}}'
 start_stub slack --respond '/hook=200:"ok"'
-start_stub tasks --respond '/tasks=201:{"id":"t_1"}'
+start_stub tasks --respond '/tasks=201:{"id":"t_1"}' --fail '/tasks=503:1'
 start_smtp
 
 export KLAVIYO_URL=$klaviyo_url CHATWOOT_URL=$chatwoot_url ZENDESK_URL=$zendesk_url
@@ -63,6 +63,10 @@ expect_match "$(recorded klaviyo '.headers.authorization')" 'Klaviyo-API-Key pk_
 [ "$(recorded smtp 'select(.to == ["ann@example.com"])' | wc -l)" = 1 ] &&
     pass "one welcome email to the customer" || fail "emails: $(cat "$tmp/smtp.jsonl")"
 expect_match "$(recorded smtp '.subject')" 'Welcome, Ann!' "the subject is rendered"
+k_at=$(recorded klaviyo 'select(.status == 201) | .at')
+w_at=$(recorded smtp 'select(.to == ["ann@example.com"]) | .at')
+[ -n "$k_at" ] && [[ "$k_at" < "$w_at" ]] && pass "Klaviyo before the email" ||
+    fail "order: klaviyo '$k_at' email '$w_at'"
 expect_match "$(grep -c '"msg":"welcome sent"' "$tmp/workflows.log")" '^1$' "the log step ran once"
 expect_match "$(grep '"msg":"welcome sent"' "$tmp/workflows.log")" '"profile":"p_1"' \
     "the log step read the Klaviyo response"
@@ -95,12 +99,17 @@ emitted=$(timeout 20 "$H" consume hs.events.support --from beginning --exit-at-e
 [ "$emitted" -ge 1 ] && pass "support.sla.breached emitted for the dashboard" ||
     fail "no support.sla.breached for c1 on hs.events.support"
 
-# ---- inventory: below 10 → email → task → log; 50 left starts nothing ------------------------
+# ---- inventory: below 10 → email → task (fails once; kill -9 in its backoff) → log; 50 left:
+# nothing ------------------------------------------------------------------------------------------
 inv() { printf '{"inventory_item_id":"%s","sku":"SKU-1","product_id":"p1","variant_id":null,' "$1"
     printf '"location_id":"l1","available":%s,"updated_at":1700000000000,"attributes":{}}\n' "$2"; }
 { inv "i1-$run" 5; inv "i2-$run" 50; } >i.jsonl
 "$H" produce --type inventory.updated --topic "$topic" --from-file i.jsonl >/dev/null ||
     fail "inventory not produced"
+task_tried() { [ "$(jq -s 'length' "$tmp/tasks.jsonl" 2>/dev/null)" -ge 1 ]; }
+wait_for 30 task_tried || fail "the task API was never called"
+kill -9 "$wfpid"; wait "$wfpid" 2>/dev/null
+start_workflows "$wport"
 inv_done() { [ "$(sql "select count(*) from workflow_runs where workflow='low-stock' and status='completed'")" = 1 ]; }
 wait_for 30 inv_done && pass "low-stock completed for the item below 10" ||
     fail "low-stock: $(sql "select status, error from workflow_runs where workflow='low-stock'")"
@@ -109,11 +118,12 @@ sleep 1
     pass "the item with 50 left started no run" || fail "low-stock runs: $(sql "select count(*) from workflow_runs where workflow='low-stock'")"
 [ "$(recorded smtp 'select(.subject | test("Low stock"))' | wc -l)" = 1 ] &&
     pass "one low-stock email" || fail "low-stock emails: $(cat "$tmp/smtp.jsonl")"
-[ "$(count tasks)" = 1 ] && pass "one reorder task" || fail "tasks got $(count tasks)"
+[ "$(count tasks)" = 2 ] && pass "one reorder task (after one 503), restarted in between" ||
+    fail "tasks got $(count tasks): $(cat "$tmp/tasks.jsonl")"
 expect_match "$(recorded tasks '.body.title')" "Reorder i1-$run" "the task names the item"
 m_at=$(recorded smtp 'select(.subject | test("Low stock")) | .at' 2>/dev/null)
-t_at=$(recorded tasks '.at')
-[ -z "$m_at" ] || [[ "$m_at" < "$t_at" ]] && pass "email before task" ||
+t_at=$(recorded tasks '.at' | head -1)
+[ -n "$m_at" ] && [[ "$m_at" < "$t_at" ]] && pass "email before task" ||
     fail "order: email $m_at task $t_at"
 
 finish

@@ -10,7 +10,8 @@ source "$(dirname "$0")/lib.sh"
 stack_test wf_faults workflows.log
 topic="e2e.wff.$run"
 "$H" topics create "$topic" --partitions 2 >/dev/null
-start_stub api --fail '/down=500:100' --respond '/tasks=201:{"id":"t_9"}'
+start_stub api --fail '/down=500:100' --fail '/flaky=500:100' --respond '/tasks=201:{"id":"t_9"}' \
+    --respond '/slow=200:{}'
 start_smtp --fail-first 2
 mkdir defs
 # Emitted customer.updated events land on hs.events.customers: the loop test reads them there.
@@ -22,6 +23,7 @@ export HS_FLAGS_FILE="$tmp/flags.json" HS_FLAGS_POLL_MS=100 HS_FLAGS_TOPIC=""
 cat >"$HS_FLAGS_FILE" <<'EOF'
 {"flags": {
   "integration.tasks.enabled": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off"},
+  "integration.never.enabled": {"state": "DISABLED", "variants": {"on": true, "off": false}, "defaultVariant": "on"},
   "integration.crm.v2.enabled": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off",
     "targeting": {"if": [{"==": [{"var": "tenant"}, "acme"]}, "on", null]}}
 }}
@@ -102,6 +104,37 @@ steps:
     then: [{id: v2, type: log, message: "crm v2 for {{ event.tenant }}"}]
     else: [{id: v1, type: log, message: "crm v1 for {{ event.tenant }}"}]
 EOF
+# Limits per integration come from the configuration file.
+cat >hookstream.yaml <<'EOF'
+integrations:
+  paced: {rate: 1, burst: 1}
+  fragile: {breaker_failure_pct: 50, breaker_min_requests: 2, breaker_open_ms: 60000}
+EOF
+export HS_CONFIG="$tmp/hookstream.yaml"
+cat >defs/guards.yaml <<EOF
+name: guards
+trigger: {events: [customer.created], condition: {"in": ["guard-", {"var": "data.customer_id"}]}}
+steps:
+  - id: route
+    type: branch
+    condition: {"in": ["paced", {"var": "data.customer_id"}]}
+    then:
+      - {id: paced_call, type: http, integration: paced, method: POST, url: "{{ env.API_URL }}/slow"}
+    else:
+      - id: pick
+        type: branch
+        condition: {"in": ["fragile", {"var": "data.customer_id"}]}
+        then:
+          - id: fragile_call
+            type: http
+            integration: fragile
+            method: POST
+            url: "{{ env.API_URL }}/flaky"
+            deadline: 2s
+            retry: {initial_interval: 100ms, maximum_attempts: 2}
+        else:
+          - {id: never_call, type: http, integration: never, url: "{{ env.API_URL }}/never", deadline: 1s}
+EOF
 cat >defs/cron.yaml <<'EOF'
 name: cron
 trigger: {schedule: "@every 1s"}
@@ -121,7 +154,7 @@ printf 'name: broken\ntrigger: {events: [order.placed]}\nsteps:\n  - {id: x, typ
 
 start_workflows
 metrics() { curl -s "$HS_WORKFLOWS_URL/metrics"; }
-expect_match "$(metrics)" 'hs_workflow_definitions 9' "9 definitions loaded beside the broken one"
+expect_match "$(metrics)" 'hs_workflow_definitions 10' "10 definitions loaded beside the broken one"
 expect_match "$(metrics)" 'hs_workflow_load_errors_total [1-9]' "the broken file is counted"
 expect_match "$(cat "$tmp/workflows.log")" 'broken.yaml:4:.*teleport' "and logged with file:line"
 
@@ -202,6 +235,31 @@ two() { [ "$(sql "select count(*) from workflow_runs where workflow='connector' 
 wait_for 30 two || fail "connector: $(sql "select status, error from workflow_runs where workflow='connector'")"
 expect_match "$(cat "$tmp/workflows.log")" '"msg":"crm v2 for acme"' "acme gets v2 (flag on for it)"
 expect_match "$(cat "$tmp/workflows.log")" '"msg":"crm v1 for other"' "another tenant gets v1"
+
+# ---- per integration: token bucket, circuit breaker, the deadline of a held step -------------------
+for i in 1 2 3; do send customer.created "$(customer customer.created "guard-paced-$i-$run")"; done
+paced_done() { [ "$(jq -s '[.[] | select(.path == "/slow")] | length' "$tmp/api.jsonl")" = 3 ]; }
+wait_for 30 paced_done || fail "paced: $(jq -s '[.[] | select(.path == "/slow")] | length' "$tmp/api.jsonl") calls"
+spread=$(jq -rs '[.[] | select(.path == "/slow") | .at] | sort | (.[2] - .[0])' "$tmp/api.jsonl")
+awk -v s="$spread" 'BEGIN { exit !(s >= 1.5) }' && pass "rate 1/s: 3 calls took ${spread}s" ||
+    fail "rate 1/s: 3 calls within ${spread}s"
+expect_match "$(metrics)" 'hs_workflow_steps_held_total\{integration="paced",reason="rate_limited"\} [1-9]' \
+    "rate-limited steps are counted"
+for i in 1 2 3; do send customer.created "$(customer customer.created "guard-fragile-$i-$run")"; done
+fragile_ended() { [ "$(sql "select count(*) from workflow_runs where workflow='guards' and status='failed' and error like '%fragile%'")" -ge 3 ]; }
+wait_for 30 fragile_ended || fail "fragile: $(sql "select status, error from workflow_runs where workflow='guards'")"
+calls=$(jq -s '[.[] | select(.path == "/flaky")] | length' "$tmp/api.jsonl")
+[ "$calls" -lt 6 ] && pass "the open breaker saved calls ($calls of 6 attempts made)" ||
+    fail "breaker never opened: $calls calls"
+expect_match "$(metrics)" 'hs_workflow_steps_held_total\{integration="fragile",reason="circuit_open"\} [1-9]' \
+    "circuit-open holds are counted"
+expect_match "$(sql "select error from workflow_runs where workflow='guards' and status='failed' and error like '%circuit_open%' limit 1")" \
+    'integration fragile held \(circuit_open\) past the step.s deadline' "a step held past its deadline fails naming why"
+send customer.created "$(customer customer.created "guard-never-$run")"
+never_failed() { [ "$(sql "select count(*) from workflow_runs where workflow='guards' and error like '%never held (disabled)%'")" = 1 ]; }
+wait_for 30 never_failed && pass "a step of a disabled integration fails after its deadline" ||
+    fail "never: $(sql "select status, error from workflow_runs where workflow='guards'")"
+expect_match "$(grep -c '/never' "$tmp/api.jsonl")" '^0$' "and was never called"
 
 # ---- wait_for_event: matched by its event, or failed at its timeout -------------------------------
 send order.placed "$(order "wait-a-$run")"
