@@ -7,7 +7,7 @@
 # Exits non-zero on any failure.
 #
 # Environment: HS_BUILD_DIR, HS_ASAN_BUILD_DIR, HS_FUZZ_BUILD_DIR (default build, build-asan,
-# build-fuzz), HS_FUZZ_SECONDS (per fuzz target, default 20; 0 skips fuzzing),
+# build-fuzz), HS_FUZZ_SECONDS (per fuzz target, default 10; 0 skips fuzzing),
 # HS_TEST_SKIP_DEPS=1 (do not run ops/deps.sh).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 build=${HS_BUILD_DIR:-build}
 asan=${HS_ASAN_BUILD_DIR:-build-asan}
 fuzz=${HS_FUZZ_BUILD_DIR:-build-fuzz}
-fuzz_seconds=${HS_FUZZ_SECONDS:-20}
+fuzz_seconds=${HS_FUZZ_SECONDS:-10}
 passed=0
 failed=0
 start=$SECONDS
