@@ -16,22 +16,6 @@
 #define MAX_TOKEN_LIST 8192
 #define UNIX_MS_MIN 100000000000LL /* digit strings from here up are ms (1973+) */
 
-static const struct {
-    int status;
-    const char *title;
-} titles[] = {
-    {400, "Bad Request"},
-    {401, "Unauthorized"},
-    {403, "Forbidden"},
-    {404, "Not Found"},
-    {409, "Conflict"},
-    {413, "Content Too Large"},
-    {422, "Unprocessable Content"},
-    {501, "Not Implemented"},
-    {503, "Service Unavailable"},
-    {504, "Gateway Timeout"},
-};
-
 /* ---- tokens ------------------------------------------------------------------------------ */
 
 /* Adds the NAME:TOKEN entries of one config key. */
@@ -125,9 +109,7 @@ int hs_admin_authorize(const hs_admin_tokens_t *t, hs_http_req_t *req, int write
 /* ---- answers ----------------------------------------------------------------------------- */
 
 void hs_admin_problem(hs_http_req_t *req, int status, const char *detail, const char *field) {
-    const char *title = "Internal Server Error";
-    for (size_t i = 0; i < sizeof titles / sizeof titles[0]; i++)
-        if (titles[i].status == status) title = titles[i].title;
+    const char *title = hs_http_status_title(status);
     json_t *p =
         json_pack("{s:s, s:s, s:i}", "type", "about:blank", "title", title, "status", status);
     if (p && detail) json_object_set_new(p, "detail", json_string(detail));

@@ -69,12 +69,9 @@ void hs_envelope_defaults(hs_envelope_t *ev) {
     }
     if (!ev->time[0]) {
         struct timespec ts;
-        struct tm tm;
         clock_gettime(CLOCK_REALTIME, &ts);
-        gmtime_r(&ts.tv_sec, &tm);
-        size_t n = strftime(ev->time, sizeof ev->time - 6, "%Y-%m-%dT%H:%M:%S", &tm);
-        snprintf(ev->time + n, sizeof ev->time - n, ".%03uZ",
-                 (unsigned)(ts.tv_nsec / 1000000) % 1000u);
+        hs_envelope_time_format((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, ev->time,
+                                sizeof ev->time);
     }
     if (!ev->traceparent[0]) {
         char trace[33], span[17];
@@ -217,6 +214,15 @@ int hs_envelope_valid_traceparent(const char *s) {
     if (!lower_hex(s + 53, 2, &zero)) return 0;
     if (v00) return len == 55;
     return len == 55 || s[55] == '-';
+}
+
+void hs_envelope_time_format(int64_t ms, char *out, size_t n) {
+    time_t sec = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    char base[32];
+    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, n, "%s.%03dZ", base, (int)(ms % 1000));
 }
 
 int64_t hs_envelope_time_ms(const char *s) {

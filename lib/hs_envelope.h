@@ -45,6 +45,10 @@ int hs_envelope_valid_time(const char *s);
  * -1 when s is not one. */
 int64_t hs_envelope_time_ms(const char *s);
 
+/* Writes unix milliseconds ms as RFC 3339 UTC with milliseconds ("2024-05-01T12:00:00.123Z")
+ * into out (at least 25 bytes). */
+void hs_envelope_time_format(int64_t ms, char *out, size_t n);
+
 /* Returns 1 when s is a W3C traceparent "00-<32 hex>-<16 hex>-<2 hex>" with non-zero ids, else 0.
  */
 int hs_envelope_valid_traceparent(const char *s);

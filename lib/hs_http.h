@@ -85,6 +85,8 @@ void hs_http_respond_json(hs_http_req_t *req, int status, json_t *body); /* stea
 /* RFC 9457 application/problem+json: {"type":"about:blank","title":...,"status":...,"detail":...}
  * title and detail are copied; detail may be NULL (omitted). */
 void hs_http_respond_problem(hs_http_req_t *req, int status, const char *title, const char *detail);
+/* The reason phrase of status ("Not Found"), static; "Error" for one it does not know. */
+const char *hs_http_status_title(int status);
 
 /* The handler may return without responding after calling this; the connection is suspended
  * (no thread held) and hs_http_respond* from ANY thread later resumes it and sends the answer.

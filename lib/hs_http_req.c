@@ -354,6 +354,32 @@ void hs_http_respond_json(hs_http_req_t *req, int status, json_t *body) {
     free(text);
 }
 
+static const struct {
+    int status;
+    const char *title;
+} titles[] = {
+    {400, "Bad Request"},
+    {401, "Unauthorized"},
+    {403, "Forbidden"},
+    {404, "Not Found"},
+    {405, "Method Not Allowed"},
+    {409, "Conflict"},
+    {413, "Content Too Large"},
+    {415, "Unsupported Media Type"},
+    {422, "Unprocessable Content"},
+    {429, "Too Many Requests"},
+    {500, "Internal Server Error"},
+    {501, "Not Implemented"},
+    {503, "Service Unavailable"},
+    {504, "Gateway Timeout"},
+};
+
+const char *hs_http_status_title(int status) {
+    for (size_t i = 0; i < sizeof titles / sizeof titles[0]; i++)
+        if (titles[i].status == status) return titles[i].title;
+    return status >= 500 ? "Internal Server Error" : "Error";
+}
+
 void hs_http_respond_problem(hs_http_req_t *req, int status, const char *title,
                              const char *detail) {
     json_t *doc = json_pack("{s:s, s:s, s:i}", "type", "about:blank", "title", title ? title : "",

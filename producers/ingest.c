@@ -108,28 +108,6 @@ static double mono_s(void) {
 
 /* ---- answers ---------------------------------------------------------------------------- */
 
-static const struct {
-    int status;
-    const char *title;
-} titles[] = {
-    {400, "Bad Request"},
-    {401, "Unauthorized"},
-    {404, "Not Found"},
-    {405, "Method Not Allowed"},
-    {409, "Conflict"},
-    {413, "Content Too Large"},
-    {415, "Unsupported Media Type"},
-    {429, "Too Many Requests"},
-    {500, "Internal Server Error"},
-    {503, "Service Unavailable"},
-};
-
-static const char *title_of(int status) {
-    for (size_t i = 0; i < sizeof titles / sizeof titles[0]; i++)
-        if (titles[i].status == status) return titles[i].title;
-    return "Error";
-}
-
 static void count(hs_ingest_t *ing, const char *source, int status, double t0) {
     char code[8];
     snprintf(code, sizeof code, "%d", status);
@@ -147,7 +125,7 @@ static void fail(hs_ingest_t *ing, hs_http_req_t *req, const char *source, int s
         hs_http_add_header(req, "Retry-After", v);
     }
     if (status == 405) hs_http_add_header(req, "Allow", "POST");
-    hs_http_respond_problem(req, status, title_of(status), detail);
+    hs_http_respond_problem(req, status, hs_http_status_title(status), detail);
     hs_log(status >= 500 ? HS_LOG_ERROR : HS_LOG_WARN, "webhook refused", "{s:s, s:i, s:s}",
            "source", source, "status", status, "reason", detail);
     count(ing, source, status, t0);

@@ -7,6 +7,7 @@
 
 #include "hs_log.h"
 #include "hs_pg.h"
+#include "hs_envelope.h"
 #include "store_internal.h"
 
 #define MAX_POOL 32
@@ -79,15 +80,6 @@ void store_new_id(const char *prefix, char out[DELIVER_ID_LEN]) {
     snprintf(out, DELIVER_ID_LEN, "%s%s", prefix, digits);
 }
 
-void store_rfc3339(int64_t ms, char *out, size_t size) {
-    time_t sec = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&sec, &tm);
-    char base[32];
-    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, size, "%s.%03dZ", base, (int)(ms % 1000));
-}
-
 void store_copy(const PGresult *res, int row, int col, char *out, size_t size) {
     snprintf(out, size, "%s", PQgetvalue(res, row, col));
 }
@@ -158,8 +150,8 @@ json_t *deliver_endpoint_json(const deliver_endpoint_t *e) {
     for (size_t i = 0; i < e->n_event_types; i++)
         json_array_append_new(types, json_string(e->event_types[i]));
     char created[40], updated[40];
-    store_rfc3339(e->created_ms, created, sizeof created);
-    store_rfc3339(e->updated_ms, updated, sizeof updated);
+    hs_envelope_time_format(e->created_ms, created, sizeof created);
+    hs_envelope_time_format(e->updated_ms, updated, sizeof updated);
     json_t *v =
         json_pack("{s:s, s:s, s:s, s:o, s:O, s:b, s:s, s:f, s:i, s:b, s:s, s:s, s:s, s:s}", "id", e->id,
                   "url", e->url ? e->url : "", "description", e->description ? e->description : "",

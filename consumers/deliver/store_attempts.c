@@ -10,6 +10,7 @@
 #include "hs_log.h"
 #include "hs_metrics.h"
 #include "hs_pg.h"
+#include "hs_envelope.h"
 #include "store_internal.h"
 
 #define BATCH_ROWS 1000
@@ -339,7 +340,7 @@ void attempt_writer_destroy(attempt_writer_t *w) {
 static json_t *attempt_json(const PGresult *res, int r) {
     char at[40];
     int64_t at_ms = store_i64(res, r, 14);
-    store_rfc3339(at_ms, at, sizeof at);
+    hs_envelope_time_format(at_ms, at, sizeof at);
     return json_pack(
         "{s:I, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:I, s:I, s:s, s:s, s:s, "
         "s:s, s:I}",

@@ -38,7 +38,6 @@ hs_err_t store_query_on(PGconn *c, const char *sql, int nparams, const char *con
 /* Writes prefix + 26 lower-case base32 characters of a time-ordered random UUID into out. */
 void store_new_id(const char *prefix, char out[DELIVER_ID_LEN]);
 /* Formats epoch milliseconds as RFC 3339 UTC with milliseconds ("2024-05-01T12:00:00.000Z"). */
-void store_rfc3339(int64_t ms, char *out, size_t size);
 /* Value of a bigint column (0 when NULL): hs_pg_i64 under deliver's name. */
 #define store_i64 hs_pg_i64
 /* Copies a column into a fixed buffer, NUL-terminated (cut at size - 1 bytes). */

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "hs_envelope.h"
 #include "store_internal.h"
 
 #define REPLAY_COLS                                                                                \
@@ -34,7 +35,7 @@ static void replay_from_row(const PGresult *res, int r, deliver_replay_t *out) {
 static void set_time(json_t *o, const char *key, int64_t ms) {
     if (!ms) return;
     char t[40];
-    store_rfc3339(ms, t, sizeof t);
+    hs_envelope_time_format(ms, t, sizeof t);
     json_object_set_new(o, key, json_string(t));
 }
 
@@ -228,7 +229,7 @@ hs_err_t deliver_store_audit_list(deliver_store_t *s, int limit, json_t **out, c
     json_t *arr = json_array();
     for (int r = 0; r < PQntuples(res); r++) {
         char at[40];
-        store_rfc3339(store_i64(res, r, 1), at, sizeof at);
+        hs_envelope_time_format(store_i64(res, r, 1), at, sizeof at);
         json_t *detail = PQgetisnull(res, r, 6)
                              ? NULL
                              : json_loads(PQgetvalue(res, r, 6), JSON_DECODE_ANY, NULL);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "hs_envelope.h"
 #include "hs_log.h"
 #include "wf_internal.h"
 
@@ -20,19 +21,10 @@ typedef struct {
     int64_t last_ms; /* latest fire time recorded, -1: never */
 } sched_state_t;
 
-static void rfc3339(int64_t ms, char *out, size_t n) {
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    char base[32];
-    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, n, "%s.%03dZ", base, (int)(ms % 1000));
-}
-
 static hs_err_t fire(wf_service_t *s, const wf_def_t *def, int64_t at, char *err, size_t n) {
     char id[64], time_s[40];
     snprintf(id, sizeof id, "schedule:%lld", (long long)at);
-    rfc3339(at, time_s, sizeof time_s);
+    hs_envelope_time_format(at, time_s, sizeof time_s);
     json_t *event =
         json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s}}", "id", id, "type", "schedule",
                   "source", "/hookstream/workflows", "subject", def->name, "time", time_s, "tenant",
