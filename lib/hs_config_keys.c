@@ -185,6 +185,9 @@ const hs_config_key_t hs_config_keys[] = {
      "start no runs (stops workflows that trigger themselves)."},
     {"workflows.event_keep_ms", HS_CFG_INT, "3600000", "1000..604800000",
      "How long events are kept for wait_for_event steps that start after the event arrived."},
+    {"workflows.history_days", HS_CFG_INT, "30", "0..3650",
+     "Days runs that ended (completed, failed, cancelled) are kept, with their steps, before "
+     "they are deleted; 0 keeps them forever."},
     {"workflows.allow_private", HS_CFG_STR, "", NULL,
      "Comma-separated CIDRs or host names http and slack steps may call although they are "
      "loopback or private (the SSRF guard refuses those otherwise)."},

@@ -13,6 +13,7 @@
 
 #define TICK_MS 250
 #define PRUNE_MS 60000
+#define PRUNE_BATCH 1000
 #define STATS_MS 5000
 #define MAX_SCHEDULES 256
 
@@ -111,12 +112,34 @@ static void stats_tick(wf_service_t *s) {
     json_decref(stats);
 }
 
+/* Drops kept events past their time and, in batches, runs that ended before the history
+ * window (workflows.history_days). */
+static void prune(wf_service_t *s, int64_t now) {
+    char err[512];
+    int deleted = 0;
+    if (wf_store_events_prune(s->sched_store, &deleted, err, sizeof err))
+        hs_log(HS_LOG_WARN, "kept events not pruned", "{s:s}", "error", err);
+    int64_t days = hs_config_int(s->cfg, "workflows.history_days");
+    if (!days) return;
+    int total = 0;
+    do {
+        if (wf_store_runs_prune(s->sched_store, now - days * 86400000, PRUNE_BATCH, &deleted, err,
+                                sizeof err)) {
+            hs_log(HS_LOG_WARN, "run history not pruned", "{s:s}", "error", err);
+            return;
+        }
+        total += deleted;
+    } while (deleted == PRUNE_BATCH && !atomic_load(&s->stopping));
+    if (total)
+        hs_log(HS_LOG_INFO, "run history pruned", "{s:i, s:I}", "runs", total, "days",
+               (json_int_t)days);
+}
+
 void *wf_scheduler_main(void *arg) {
     wf_service_t *s = arg;
     sched_state_t *st = calloc(MAX_SCHEDULES, sizeof *st);
     size_t nst = 0;
     int64_t last_reload = 0, last_prune = 0, last_stats = 0;
-    char err[512];
     while (st && !atomic_load(&s->stopping)) {
         int64_t now = wf_now_ms();
         if (now - last_reload >= s->reload_ms) {
@@ -125,9 +148,7 @@ void *wf_scheduler_main(void *arg) {
         }
         cron_tick(s, st, &nst, now);
         if (now - last_prune >= PRUNE_MS) {
-            int deleted = 0;
-            if (wf_store_events_prune(s->sched_store, &deleted, err, sizeof err))
-                hs_log(HS_LOG_WARN, "kept events not pruned", "{s:s}", "error", err);
+            prune(s, now);
             last_prune = now;
         }
         if (now - last_stats >= STATS_MS) {

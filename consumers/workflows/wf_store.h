@@ -152,6 +152,11 @@ hs_err_t wf_store_event_arrived(wf_store_t *s, const char *type, const char *ce_
 /* Deletes kept events past their keep time. *deleted = rows removed. */
 hs_err_t wf_store_events_prune(wf_store_t *s, int *deleted, char *errstr, size_t n);
 
+/* Deletes up to limit runs that ended (completed, failed, cancelled) before before_ms, with their
+ * step runs: the history kept is bounded. *deleted = runs removed (fewer than limit: no more). */
+hs_err_t wf_store_runs_prune(wf_store_t *s, int64_t before_ms, int limit, int *deleted,
+                             char *errstr, size_t n);
+
 /* ---- schedules ---------------------------------------------------------------------------- */
 
 /* The latest scheduled fire time recorded for workflow (from its runs with trigger

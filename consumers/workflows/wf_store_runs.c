@@ -98,6 +98,25 @@ hs_err_t wf_store_run_create(wf_store_t *s, const wf_run_new_t *r, char id[37], 
     return err;
 }
 
+/* ---- history ---- */
+
+static const char prune_runs_sql[] =
+    "DELETE FROM workflow_runs WHERE id IN (SELECT id FROM workflow_runs"
+    " WHERE status IN ('completed', 'failed', 'cancelled')"
+    " AND finished_at < to_timestamp($1::bigint / 1000.0) LIMIT $2::int)";
+
+hs_err_t wf_store_runs_prune(wf_store_t *s, int64_t before_ms, int limit, int *deleted,
+                             char *errstr, size_t n) {
+    char before[24], lim[24];
+    wfs_i64(before_ms, before);
+    wfs_i64(limit, lim);
+    const char *params[] = {before, lim};
+    int64_t rows = 0;
+    hs_err_t err = wfs_exec(s, prune_runs_sql, 2, params, &rows, errstr, n);
+    *deleted = err ? 0 : (int)rows;
+    return err;
+}
+
 /* ---- claim ---- */
 
 /* Takes the runs of the CTE `claimed` (id, started): running under the owner's lease. */

@@ -455,6 +455,40 @@ Test(wf_store, admin_queries_have_the_documented_shape, .init = setup, .fini = t
     regfree(&rfc3339);
 }
 
+Test(wf_store, ended_runs_are_pruned_after_the_history_window, .init = setup, .fini = teardown) {
+    char old_done[37], old_failed[37], recent[37], open_run[37], ids[8][37];
+    run_new("h", "e1", "k1", 0, 0, old_done);
+    run_new("h", "e2", "k2", 0, 0, old_failed);
+    run_new("h", "e3", "k3", 0, 0, recent);
+    run_new("h", "e4", "k4", 0, 0, open_run);
+    cr_assert_eq(claim("w1", 60000, ids, NULL), 4);
+    int attempt;
+    cr_assert_eq(wf_store_step_begin(store, old_done, "w1", "a", &attempt, err, sizeof err), HS_OK);
+    cr_assert_eq(wf_store_run_finish(store, old_done, "w1", "completed", NULL, err, sizeof err),
+                 HS_OK, "%s", err);
+    cr_assert_eq(wf_store_run_finish(store, old_failed, "w1", "failed", "x", err, sizeof err),
+                 HS_OK, "%s", err);
+    cr_assert_eq(wf_store_run_finish(store, recent, "w1", "completed", NULL, err, sizeof err),
+                 HS_OK, "%s", err);
+    char q[256];
+    snprintf(q, sizeof q,
+             "UPDATE workflow_runs SET finished_at = now() - interval '2 days'"
+             " WHERE id IN ('%s', '%s') RETURNING 1", old_done, old_failed);
+    sql1(q);
+    int deleted = -1;
+    int64_t day_ago = now_ms() - 86400000;
+    cr_assert_eq(wf_store_runs_prune(store, day_ago, 1, &deleted, err, sizeof err), HS_OK, "%s",
+                 err);
+    cr_assert_eq(deleted, 1, "a batch is at most its limit");
+    cr_assert_eq(wf_store_runs_prune(store, day_ago, 1000, &deleted, err, sizeof err), HS_OK);
+    cr_assert_eq(deleted, 1);
+    cr_assert_eq(wf_store_runs_prune(store, day_ago, 1000, &deleted, err, sizeof err), HS_OK);
+    cr_assert_eq(deleted, 0);
+    cr_assert_str_eq(sql1("SELECT count(*) FROM workflow_runs"), "2", "the recent and the open run stay");
+    cr_assert_str_eq(sql1("SELECT count(*) FROM workflow_steps"), "0", "steps go with their run");
+    cr_assert_str_eq(run_status(open_run), "running");
+}
+
 Test(wf_store, audit_rows_are_appended, .init = setup, .fini = teardown) {
     json_t *detail = json_pack("{s:s}", "reason", "stuck");
     cr_assert_eq(wf_store_audit(store, "ops", "admin", "workflow.run.cancel", "run-1", detail, err,
