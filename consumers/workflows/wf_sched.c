@@ -98,14 +98,18 @@ static void stats_tick(wf_service_t *s) {
         hs_log(HS_LOG_WARN, "workflow stats not read", "{s:s}", "error", err);
         return;
     }
-    const char *wf, *status;
-    json_t *by, *count;
-    json_object_foreach(json_object_get(stats, "runs"), wf, by) {
-        json_object_foreach(by, status, count) {
-            const char *lv[] = {wf, status};
+    /* Every workflow in force gets all three, so a status that emptied reads 0. */
+    static const char *const active[] = {"pending", "running", "waiting"};
+    const json_t *runs = json_object_get(stats, "runs");
+    wf_snap_t *snap = wf_snap_get(s);
+    for (size_t i = 0; i < snap->defs->n; i++)
+        for (size_t k = 0; k < 3; k++) {
+            const char *wf = snap->defs->defs[i]->name;
+            const char *lv[] = {wf, active[k]};
+            json_t *count = json_object_get(json_object_get(runs, wf), active[k]);
             hs_metric_set(s->m.runs_active, lv, (double)json_integer_value(count));
         }
-    }
+    wf_snap_release(snap);
     hs_metric_set(s->m.timers_due, NULL,
                   (double)json_integer_value(json_object_get(stats, "timers_due")));
     hs_metric_set(s->m.waits, NULL, (double)json_integer_value(json_object_get(stats, "waits")));

@@ -183,7 +183,9 @@ hs_err_t wf_store_runs_list(wf_store_t *s, const wf_run_filter_t *f, json_t **ou
  * "status","attempt","output","error","started_at","finished_at","wake_at"}] in start order.
  * HS_ERR_NOT_FOUND when no such run (or id is not a UUID). */
 hs_err_t wf_store_run_get(wf_store_t *s, const char *id, json_t **out, char *errstr, size_t n);
-/* For gauges: {"runs": {"<workflow>": {"<status>": count}}, "timers_due": n, "waits": n}. */
+/* For gauges: {"runs": {"<workflow>": {"<status>": count}}, "timers_due": n, "waits": n}, the
+ * runs counted for the statuses of runs that did not end (pending, running, waiting) only: the
+ * query stays cheap however long the history is. */
 hs_err_t wf_store_stats(wf_store_t *s, json_t **out, char *errstr, size_t n);
 /* Appends an audit row (the deliver admin's table `audit`). detail borrowed, may be NULL. */
 hs_err_t wf_store_audit(wf_store_t *s, const char *actor, const char *role, const char *action,
