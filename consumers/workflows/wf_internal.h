@@ -62,6 +62,12 @@ struct wf_service {
     hs_eventdec_t *dec;
     hs_consumer_t *consumer;
     wf_store_t *trigger_store; /* @locality: consumer dispatch thread */
+    wf_store_t *batch_store;   /* @locality: batcher thread */
+    pthread_mutex_t batch_mtx; /* @locks: batch_head, batch_tail */
+    pthread_cond_t batch_cond;
+    struct wf_batch_item *batch_head, *batch_tail; /* messages whose runs wait to be created */
+    pthread_t batcher;
+    atomic_int batch_stop; /* set once the consumer has stopped */
     wf_store_t *sched_store;   /* @locality: scheduler thread */
     rd_kafka_t *producer;      /* emit steps; delivery reports polled by the emitting worker */
     int32_t *schema_ids;       /* per catalog index, registered on first emit; @locks: emit_mtx */
@@ -109,7 +115,12 @@ wf_integration_t *wf_integration(wf_service_t *s, const char *name);
 int64_t wf_now_ms(void);
 
 /* ---- wf_trigger.c ---- */
+typedef struct wf_batch_item wf_batch_item_t;
+/* The consumer handler: an event's runs are created in a batch with other events' (or at once,
+ * with the waits it ends, for a type some step waits for); the message finishes after. */
 void wf_trigger_handle(hs_consumer_msg_t *m, void *opaque);
+/* The batcher thread: creates the queued messages' runs, one statement per batch. */
+void *wf_batcher_main(void *arg);
 /* JsonLogic match of a wait (wf_match_fn). */
 int wf_match(void *opaque, const json_t *match, const json_t *event);
 /* The data conditions see: the event's fields at the top and under "event". New reference. */

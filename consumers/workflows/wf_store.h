@@ -58,6 +58,13 @@ typedef struct {
 hs_err_t wf_store_run_create(wf_store_t *s, const wf_run_new_t *r, char id[37], int *created,
                              char *errstr, size_t n);
 
+/* Creates the runs of a batch in one statement, idempotently like wf_store_run_create: runs is
+ * an array of {"workflow","version","trigger_id","trigger_type","key","event","depth",
+ * "max_runs","max_per_key","deadline_ms"} (event-triggered runs only). *created is a new array
+ * of {"id","workflow","trigger_id"} for the runs that did not exist (caller json_decref). */
+hs_err_t wf_store_runs_create(wf_store_t *s, const json_t *runs, json_t **created, char *errstr,
+                              size_t n);
+
 /* A claimed run. Strings and event owned by the array (wf_store_runs_free). */
 typedef struct {
     char id[37];

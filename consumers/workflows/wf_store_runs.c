@@ -19,6 +19,18 @@ static const char insert_run_sql[] =
     " ON CONFLICT (workflow, trigger_id) DO NOTHING RETURNING id";
 /* clang-format on */
 
+/* The same for a batch: the runs as one JSON array, one statement. */
+static const char insert_runs_sql[] =
+    "INSERT INTO workflow_runs (workflow, version, trigger_id, trigger_type, concurrency_key,"
+    " event, depth, max_runs, max_per_key, deadline_at)"
+    " SELECT r.workflow, r.version, r.trigger_id, r.trigger_type, coalesce(r.key, ''), r.event,"
+    " r.depth, r.max_runs, r.max_per_key, " WFS_TS("r.deadline_ms")
+    " FROM json_to_recordset($1::json) AS r(workflow text, version text, trigger_id text,"
+    "  trigger_type text, key text, event jsonb, depth int, max_runs int, max_per_key int,"
+    "  deadline_ms bigint)"
+    " ON CONFLICT (workflow, trigger_id) DO NOTHING"
+    " RETURNING json_build_object('id', id, 'workflow', workflow, 'trigger_id', trigger_id)::text";
+
 static const char find_run_sql[] =
     "SELECT id FROM workflow_runs WHERE workflow = $1 AND trigger_id = $2";
 
@@ -96,6 +108,37 @@ hs_err_t wf_store_run_create(wf_store_t *s, const wf_run_new_t *r, char id[37], 
     if (!err) snprintf(id, 37, "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
     return err;
+}
+
+hs_err_t wf_store_runs_create(wf_store_t *s, const json_t *runs, json_t **created, char *errstr,
+                              size_t n) {
+    *created = NULL;
+    size_t i;
+    json_t *r;
+    json_array_foreach(runs, i, r) {
+        wf_run_new_t check = {.workflow = json_string_value(json_object_get(r, "workflow")),
+                              .version = json_string_value(json_object_get(r, "version")),
+                              .trigger_id = json_string_value(json_object_get(r, "trigger_id")),
+                              .trigger_type = json_string_value(json_object_get(r, "trigger_type")),
+                              .event = json_object_get(r, "event"),
+                              .depth = (int)json_integer_value(json_object_get(r, "depth"))};
+        hs_err_t err = run_new_check(&check, errstr, n);
+        if (err || !strcmp(check.trigger_type, "schedule"))
+            return err ? err : hs_fail(HS_ERR_INVALID, errstr, n, "workflow runs: a schedule "
+                                       "run is created alone (wf_store_run_create)");
+    }
+    char *text = wfs_json_text(runs);
+    if (!text) return hs_fail(HS_ERR_INTERNAL, errstr, n, "workflow runs: out of memory");
+    const char *params[] = {text};
+    PGresult *res;
+    hs_err_t err = wfs_query(s, insert_runs_sql, 1, params, &res, errstr, n);
+    free(text);
+    if (err) return err;
+    *created = json_array();
+    for (int row = 0; row < PQntuples(res); row++)
+        json_array_append_new(*created, json_loads(PQgetvalue(res, row, 0), 0, NULL));
+    PQclear(res);
+    return HS_OK;
 }
 
 /* ---- history ---- */

@@ -65,9 +65,8 @@ static json_t *resolve_event(void *opaque, const char *const *segs, size_t nsegs
     return wf_template_resolve_json(opaque, segs + 1, nsegs - 1);
 }
 
-/* Creates the run of def for event. HS_ERR_UNAVAILABLE: try the message again later. */
-static hs_err_t start_run(wf_service_t *s, const wf_def_t *def, const json_t *event, int depth,
-                          char *errstr, size_t n) {
+/* The run of def for event as wf_store_runs_create takes it (new reference). */
+static json_t *run_of(const wf_def_t *def, const json_t *event, int depth) {
     char key[512] = "";
     if (def->key) {
         char err[256];
@@ -79,27 +78,30 @@ static hs_err_t start_run(wf_service_t *s, const wf_def_t *def, const json_t *ev
                    "workflow", def->name, "error", err);
         free(k);
     }
-    wf_run_new_t r = {.workflow = def->name,
-                      .version = def->version,
-                      .trigger_id = json_string_value(json_object_get(event, "id")),
-                      .trigger_type = json_string_value(json_object_get(event, "type")),
-                      .key = key,
-                      .event = event,
-                      .depth = depth,
-                      .max_runs = def->max_runs,
-                      .max_per_key = def->max_per_key,
-                      .deadline_ms = wf_now_ms() + def->timeout_ms};
-    char id[37];
-    int created = 0;
-    hs_err_t e = wf_store_run_create(s->trigger_store, &r, id, &created, errstr, n);
-    if (e) return e;
-    if (created) {
-        const char *lv[] = {def->name};
+    return json_pack("{s:s, s:s, s:O, s:O, s:s, s:O, s:i, s:i, s:i, s:I}", "workflow", def->name,
+                     "version", def->version, "trigger_id", json_object_get(event, "id"),
+                     "trigger_type", json_object_get(event, "type"), "key", key, "event", event,
+                     "depth", depth, "max_runs", def->max_runs, "max_per_key", def->max_per_key,
+                     "deadline_ms", (json_int_t)(wf_now_ms() + def->timeout_ms));
+}
+
+/* Creates runs (an array from run_of) and counts and logs those that are new. */
+static hs_err_t create_runs(wf_service_t *s, wf_store_t *store, const json_t *runs, char *errstr,
+                            size_t n) {
+    json_t *created = NULL;
+    hs_err_t e = wf_store_runs_create(store, runs, &created, errstr, n);
+    size_t i;
+    json_t *r;
+    json_array_foreach(created, i, r) {
+        const char *lv[] = {json_string_value(json_object_get(r, "workflow"))};
         hs_metric_add(s->m.runs_started, lv, 1);
-        hs_log(HS_LOG_INFO, "run created", "{s:s, s:s, s:s, s:s}", "workflow", def->name, "run", id,
-               "event", r.trigger_id, "key", key);
+        hs_log(HS_LOG_INFO, "run created", "{s:O, s:O, s:O}", "workflow",
+               json_object_get(r, "workflow"), "run", json_object_get(r, "id"), "event",
+               json_object_get(r, "trigger_id"));
     }
-    return HS_OK;
+    if (json_array_size(created)) wf_wake_workers(s);
+    json_decref(created);
+    return e;
 }
 
 static int waited_for(const wf_snap_t *snap, const char *type) {
@@ -108,13 +110,12 @@ static int waited_for(const wf_snap_t *snap, const char *type) {
     return 0;
 }
 
-/* Runs and waits for one decoded event. */
-static hs_err_t trigger(wf_service_t *s, const json_t *event, int depth, char *errstr, size_t n) {
+/* The runs event starts (new array, maybe empty); *waited: some step waits for its type. */
+static json_t *runs_for(wf_service_t *s, const json_t *event, int depth, int *waited) {
     const char *type = json_string_value(json_object_get(event, "type"));
+    json_t *runs = json_array();
     wf_snap_t *snap = wf_snap_get(s);
-    hs_err_t e = HS_OK;
-    int started = 0;
-    for (size_t i = 0; i < snap->defs->n && !e; i++) {
+    for (size_t i = 0; i < snap->defs->n; i++) {
         const wf_def_t *def = snap->defs->defs[i];
         if (def->schedule || !wf_def_matches_type(def, type) || !condition_holds(def, event))
             continue;
@@ -126,18 +127,23 @@ static hs_err_t trigger(wf_service_t *s, const json_t *event, int depth, char *e
                    s->max_depth);
             continue;
         }
-        e = start_run(s, def, event, depth, errstr, n);
-        started += !e;
+        json_array_append_new(runs, run_of(def, event, depth));
     }
-    if (!e && waited_for(snap, type)) {
-        int woken = 0;
-        e = wf_store_event_arrived(s->trigger_store, type,
+    *waited = waited_for(snap, type);
+    wf_snap_release(snap);
+    return runs;
+}
+
+/* An event some step waits for: its runs and the waits it ends, here, in order. */
+static hs_err_t trigger_now(wf_service_t *s, const json_t *event, const json_t *runs,
+                            char *errstr, size_t n) {
+    hs_err_t e = json_array_size(runs) ? create_runs(s, s->trigger_store, runs, errstr, n) : HS_OK;
+    int woken = 0;
+    if (!e)
+        e = wf_store_event_arrived(s->trigger_store, json_string_value(json_object_get(event, "type")),
                                    json_string_value(json_object_get(event, "id")), event,
                                    s->event_keep_ms, wf_match, s, &woken, errstr, n);
-        started += woken;
-    }
-    wf_snap_release(snap);
-    if (started) wf_wake_workers(s);
+    if (woken) wf_wake_workers(s);
     return e;
 }
 
@@ -153,6 +159,8 @@ static void done(wf_service_t *s, hs_consumer_msg_t *m, const char *outcome,
                "error", err);
     hs_consumer_msg_done(m, v, RETRY_MS, cls, err);
 }
+
+static void batch_add(wf_service_t *s, hs_consumer_msg_t *m, json_t *runs);
 
 void wf_trigger_handle(hs_consumer_msg_t *m, void *opaque) {
     wf_service_t *s = opaque;
@@ -175,12 +183,93 @@ void wf_trigger_handle(hs_consumer_msg_t *m, void *opaque) {
         return;
     }
     json_t *event = event_json(&env, data);
+    if (!event) {
+        done(s, m, "retried", HS_CONSUMER_RETRY, "internal", "out of memory");
+        return;
+    }
     const char *d = hs_consumer_msg_header(m, WF_HDR_DEPTH);
-    int depth = d ? (int)strtol(d, NULL, 10) : 0;
-    e = event ? trigger(s, event, depth, err, sizeof err) : HS_ERR_INTERNAL;
+    int waited = 0;
+    json_t *runs = runs_for(s, event, d ? (int)strtol(d, NULL, 10) : 0, &waited);
+    if (!waited && json_array_size(runs)) { /* the common case: created with others */
+        json_decref(event);
+        batch_add(s, m, runs);
+        return;
+    }
+    e = waited ? trigger_now(s, event, runs, err, sizeof err) : HS_OK;
     json_decref(event);
+    json_decref(runs);
     if (e)
         done(s, m, "retried", HS_CONSUMER_RETRY, "store_unavailable", err);
     else
         done(s, m, "ok", HS_CONSUMER_OK, NULL, NULL);
+}
+
+/* ---- batches ------------------------------------------------------------------------------- */
+
+/* One message whose runs wait to be created with others. */
+struct wf_batch_item {
+    hs_consumer_msg_t *m;
+    json_t *runs;
+    struct wf_batch_item *next;
+};
+
+static void batch_add(wf_service_t *s, hs_consumer_msg_t *m, json_t *runs) {
+    wf_batch_item_t *it = malloc(sizeof *it);
+    if (!it) {
+        json_decref(runs);
+        done(s, m, "retried", HS_CONSUMER_RETRY, "internal", "out of memory");
+        return;
+    }
+    *it = (wf_batch_item_t){.m = m, .runs = runs};
+    pthread_mutex_lock(&s->batch_mtx);
+    if (s->batch_tail)
+        s->batch_tail->next = it;
+    else
+        s->batch_head = it;
+    s->batch_tail = it;
+    pthread_cond_signal(&s->batch_cond);
+    pthread_mutex_unlock(&s->batch_mtx);
+}
+
+/* Creates the runs of every queued message in one statement, then finishes the messages: the
+ * offsets move on only after Postgres has the runs. */
+static void batch_flush(wf_service_t *s, wf_batch_item_t *items) {
+    json_t *all = json_array();
+    for (wf_batch_item_t *it = items; it; it = it->next) json_array_extend(all, it->runs);
+    char err[512] = "";
+    hs_err_t e = create_runs(s, s->batch_store, all, err, sizeof err);
+    json_decref(all);
+    while (items) {
+        wf_batch_item_t *next = items->next;
+        if (e)
+            done(s, items->m, "retried", HS_CONSUMER_RETRY, "store_unavailable", err);
+        else
+            done(s, items->m, "ok", HS_CONSUMER_OK, NULL, NULL);
+        json_decref(items->runs);
+        free(items);
+        items = next;
+    }
+}
+
+void *wf_batcher_main(void *arg) {
+    wf_service_t *s = arg;
+    for (;;) {
+        pthread_mutex_lock(&s->batch_mtx);
+        while (!s->batch_head && !atomic_load(&s->batch_stop))
+            pthread_cond_wait(&s->batch_cond, &s->batch_mtx);
+        wf_batch_item_t *items = s->batch_head;
+        s->batch_head = s->batch_tail = NULL;
+        int stop = atomic_load(&s->batch_stop);
+        pthread_mutex_unlock(&s->batch_mtx);
+        if (stop) { /* the consumer has stopped: these are consumed again after a restart */
+            while (items) {
+                wf_batch_item_t *next = items->next;
+                json_decref(items->runs);
+                free(items);
+                items = next;
+            }
+            return NULL;
+        }
+        batch_flush(s, items);
+    }
 }

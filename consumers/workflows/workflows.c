@@ -226,6 +226,7 @@ static hs_err_t open_parts(wf_service_t *s, char *errstr, size_t n) {
     const char *dsn = hs_config_str(cfg, "postgres.dsn");
     int to = (int)hs_config_int(cfg, "postgres.connect_timeout_s");
     if (!(s->trigger_store = wf_store_new(dsn, to, errstr, n)) ||
+        !(s->batch_store = wf_store_new(dsn, to, errstr, n)) ||
         !(s->sched_store = wf_store_new(dsn, to, errstr, n)))
         return HS_ERR_UNAVAILABLE;
     if (!(s->dec = hs_eventdec_new(cfg))) return hs_fail(HS_ERR_INTERNAL, errstr, n, "no memory");
@@ -278,6 +279,8 @@ wf_service_t *wf_service_new(const hs_config_t *cfg, char *errstr, size_t errstr
     pthread_mutex_init(&s->emit_mtx, NULL);
     pthread_mutex_init(&s->wake_mtx, NULL);
     pthread_cond_init(&s->wake, NULL);
+    pthread_mutex_init(&s->batch_mtx, NULL);
+    pthread_cond_init(&s->batch_cond, NULL);
     s->nworkers = (int)hs_config_int(cfg, "workflows.workers");
     s->lease_ms = hs_config_int(cfg, "workflows.lease_ms");
     s->poll_ms = hs_config_int(cfg, "workflows.poll_ms");
@@ -309,6 +312,7 @@ hs_err_t wf_service_run(wf_service_t *s, char *errstr, size_t errstr_size) {
     for (int i = 0; i < s->nworkers; i++)
         pthread_create(&s->workers[i], NULL, wf_worker_main, s);
     pthread_create(&s->scheduler, NULL, wf_scheduler_main, s);
+    pthread_create(&s->batcher, NULL, wf_batcher_main, s);
     s->threads_started = 1;
     return hs_consumer_run(s->consumer, errstr, errstr_size);
 }
@@ -325,6 +329,11 @@ static void threads_join(wf_service_t *s) {
     for (int i = 0; i < s->nworkers; i++)
         pthread_join(s->workers[i], NULL);
     pthread_join(s->scheduler, NULL);
+    pthread_mutex_lock(&s->batch_mtx);
+    atomic_store(&s->batch_stop, 1);
+    pthread_cond_signal(&s->batch_cond);
+    pthread_mutex_unlock(&s->batch_mtx);
+    pthread_join(s->batcher, NULL);
     s->threads_started = 0;
 }
 
@@ -341,6 +350,7 @@ void wf_service_destroy(wf_service_t *s) {
     hs_flags_destroy(s->flags);
     hs_eventdec_destroy(s->dec);
     wf_store_destroy(s->trigger_store);
+    wf_store_destroy(s->batch_store);
     wf_store_destroy(s->sched_store);
     hs_ssrf_destroy(s->ssrf);
     wf_snap_release(s->snap);
@@ -350,6 +360,8 @@ void wf_service_destroy(wf_service_t *s) {
     for (size_t i = 0; i < s->nintegrations; i++)
         pthread_mutex_destroy(&s->integrations[i].mtx);
     free(s->schema_ids);
+    pthread_cond_destroy(&s->batch_cond);
+    pthread_mutex_destroy(&s->batch_mtx);
     pthread_cond_destroy(&s->wake);
     pthread_mutex_destroy(&s->wake_mtx);
     pthread_mutex_destroy(&s->emit_mtx);

@@ -48,6 +48,33 @@ Test(wf_store, run_create_is_idempotent_per_trigger, .init = setup, .fini = tear
     json_decref(ev);
 }
 
+Test(wf_store, a_batch_of_runs_is_created_once, .init = setup, .fini = teardown) {
+    json_t *ev = json_pack("{s:s, s:s}", "id", "b1", "type", "order.created");
+    json_t *runs = json_pack("[{s:s, s:s, s:s, s:s, s:s, s:O, s:i, s:i, s:i, s:I},"
+                             " {s:s, s:s, s:s, s:s, s:s, s:O, s:i, s:i, s:i, s:I}]",
+                             "workflow", "a", "version", "v1", "trigger_id", "b1", "trigger_type",
+                             "order.created", "key", "k", "event", ev, "depth", 0, "max_runs", 0,
+                             "max_per_key", 1, "deadline_ms", (json_int_t)(now_ms() + 60000),
+                             "workflow", "b", "version", "v1", "trigger_id", "b1", "trigger_type",
+                             "order.created", "key", "k", "event", ev, "depth", 2, "max_runs", 0,
+                             "max_per_key", 0, "deadline_ms", (json_int_t)0);
+    json_t *created = NULL;
+    cr_assert_eq(wf_store_runs_create(store, runs, &created, err, sizeof err), HS_OK, "%s", err);
+    cr_assert_eq(json_array_size(created), 2);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(created, 0), "trigger_id")),
+                     "b1");
+    json_decref(created);
+    cr_assert_eq(wf_store_runs_create(store, runs, &created, err, sizeof err), HS_OK, "%s", err);
+    cr_assert_eq(json_array_size(created), 0, "a redelivered batch creates nothing");
+    json_decref(created);
+    cr_assert_str_eq(sql1("SELECT count(*) FROM workflow_runs WHERE status = 'pending'"), "2");
+    cr_assert_str_eq(sql1("SELECT depth FROM workflow_runs WHERE workflow = 'b'"), "2");
+    json_object_set_new(json_array_get(runs, 0), "event", json_string("not an object"));
+    cr_assert_eq(wf_store_runs_create(store, runs, &created, err, sizeof err), HS_ERR_INVALID);
+    json_decref(runs);
+    json_decref(ev);
+}
+
 Test(wf_store, versions_are_kept_once, .init = setup, .fini = teardown) {
     cr_assert_eq(wf_store_put_version(store, "welcome", "v1", "name: welcome\n", err, sizeof err),
                  HS_OK, "%s", err);
