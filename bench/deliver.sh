@@ -47,25 +47,15 @@ sink_pids=()
 cleanup() {
   local pid
   for pid in "${sink_pids[@]}" $deliver_pid; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  "$H" dev down --purge --dir "$tmp/stack" >/dev/null 2>&1 || true
-  rm -rf "$tmp"
+  bench_stack_down
 }
 trap cleanup EXIT
 
-# A private stack: the caller's stack variables must not leak into it.
-echo "starting a private dev stack in $tmp/stack" >&2
-env -u HS_KAFKA_BROKERS -u HS_BROKER_CONTROL_URL -u HS_REGISTRY_URL -u HS_REDIS_URL \
-  -u HS_POSTGRES_DSN "$H" dev up --dir "$tmp/stack" >"$tmp/dev.log" 2>&1 ||
-  { cat "$tmp/dev.log" >&2; exit 1; }
-# shellcheck disable=SC1091
-source "$tmp/stack/env"
-export HS_LOG_LEVEL=error
 # The stack's own deliver shares the database, so it would deliver every event to the sinks too
 # (and share the CPU): only the bench's deliver runs.
-stack_deliver=$(cat "$tmp/stack/run/deliver.pid")
-kill -TERM "$stack_deliver"
-while kill -0 "$stack_deliver" 2>/dev/null; do sleep 0.1; done
+# shellcheck source=bench/lib.sh
+source "$repo/bench/lib.sh"
+bench_stack deliver
 
 token=bench-$RANDOM$RANDOM
 dport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

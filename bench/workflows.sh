@@ -4,7 +4,8 @@
 # libmicrohttpd, 204) and for a 1-step workflow (log), and from the two the cost of one step.
 # See bench/README.md.
 #
-#   bench/workflows.sh                        # N=5000 events, RUNS=3, WORKERS=8
+#   bench/workflows.sh                        # N=5000 events, RUNS=3, WORKERS=8 (far fewer
+#                                             # events finish between two samples: no rate)
 #   N=20000 RUNS=5 WORKERS=16 bench/workflows.sh
 #
 # Phases: a private `hookstream dev up` stack whose own workflows service is stopped; one sink;
@@ -38,23 +39,14 @@ sink_pid=""
 cleanup() {
   [[ -n $wf_pid ]] && kill "$wf_pid" 2>/dev/null || true
   [[ -n $sink_pid ]] && kill "$sink_pid" 2>/dev/null || true
-  wait 2>/dev/null || true
-  "$H" dev down --purge --dir "$tmp/stack" >/dev/null 2>&1 || true
-  rm -rf "$tmp"
+  bench_stack_down
 }
 trap cleanup EXIT
 
-echo "starting a private dev stack in $tmp/stack" >&2
-env -u HS_KAFKA_BROKERS -u HS_BROKER_CONTROL_URL -u HS_REGISTRY_URL -u HS_REDIS_URL \
-  -u HS_POSTGRES_DSN "$H" dev up --dir "$tmp/stack" >"$tmp/dev.log" 2>&1 ||
-  { cat "$tmp/dev.log" >&2; exit 1; }
-# shellcheck disable=SC1091
-source "$tmp/stack/env"
-export HS_LOG_LEVEL=error HS_FLAGS_TOPIC=""
-# Only the bench's workflows service runs (the stack's would take the CPU).
-stack_wf=$(cat "$tmp/stack/run/workflows.pid")
-kill -TERM "$stack_wf"
-while kill -0 "$stack_wf" 2>/dev/null; do sleep 0.1; done
+# shellcheck source=bench/lib.sh
+source "$repo/bench/lib.sh"
+bench_stack workflows
+export HS_FLAGS_TOPIC=""
 base_dsn=$HS_POSTGRES_DSN
 
 "$SINK" --port 0 >"$tmp/sink.out" 2>&1 &
