@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # README command 2, and what CI runs (.ci/run): installs what is missing, builds hookstream
-# plain (build/) and with ASan+UBSan (build-asan/), starts a private dev stack on free loopback
-# ports in a temporary directory, runs every test against it (unit, integration and e2e in both
-# builds; short fuzz runs when clang can build them), stops the stack, and ends with one line
-# "N passed, N failed".
+# plain (build/) and with ASan+UBSan (build-asan/), runs the unit tests of both builds, starts
+# two private dev stacks on free loopback ports in a temporary directory and runs the
+# integration and e2e tests of both builds at the same time, each build against its own stack
+# (their output interleaves, each line prefixed with [plain] or [asan]), then short fuzz runs
+# when clang can build them; stops the stacks and ends with one line "N passed, N failed".
 # Exits non-zero on any failure.
 #
 # Environment: HS_BUILD_DIR, HS_ASAN_BUILD_DIR, HS_FUZZ_BUILD_DIR (default build, build-asan,
 # build-fuzz), HS_FUZZ_SECONDS (per fuzz target, default 10; 0 skips fuzzing),
+# HS_TEST_SERIAL=1 (run the two builds' integration and e2e tests one after the other),
 # HS_TEST_SKIP_DEPS=1 (do not run ops/deps.sh).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -48,13 +50,9 @@ build_or_fail() {
   fi
 }
 
-# run_ctest DIR JOBS LABELS: runs ctest and adds its counts to the totals.
-run_ctest() {
-  local dir=$1 jobs=$2 labels=$3 log
-  log=$(mktemp)
-  step "ctest in $dir: $labels"
-  (cd "$dir" && ctest -L "$labels" -j"$jobs" --output-on-failure) 2>&1 | tee "$log"
-  local line total fails
+# count_results LOG: adds the counts of the ctest run logged in LOG to the totals.
+count_results() {
+  local log=$1 line total fails
   line=$(grep -E '^[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -1)
   if [[ -n $line ]]; then
     fails=$(sed -E 's/.* ([0-9]+) tests? failed out of.*/\1/' <<<"$line")
@@ -62,10 +60,46 @@ run_ctest() {
     passed=$((passed + total - fails))
     failed=$((failed + fails))
   elif ! grep -q 'No tests were found' "$log"; then
-    echo "test.sh: ctest in $dir did not report its results" >&2
+    echo "test.sh: ctest in $log did not report its results" >&2
     failed=$((failed + 1))
   fi
-  rm -f "$log"
+}
+
+# run_ctest DIR JOBS LABELS [PREFIX]: runs ctest, shows its output (each line prefixed with
+# PREFIX when given), and leaves the log in $results/<DIR>-<LABELS>.log for count_results.
+run_ctest() {
+  local dir=$1 jobs=$2 labels=$3 prefix=${4:-} log
+  log="$results/$(tr -c 'a-zA-Z0-9\n' _ <<<"$dir-$labels").log"
+  (cd "$dir" && ctest -L "$labels" -j"$jobs" --output-on-failure) 2>&1 | tee "$log" |
+    if [[ -n $prefix ]]; then sed -u "s/^/[$prefix] /"; else cat; fi
+  echo "$log" >>"$results/order"
+}
+
+# start_stack NAME: a private dev stack in $stack/NAME.
+start_stack() {
+  step "private stack in $stack/$1"
+  if ! "$build/hookstream" dev up --dir "$stack/$1"; then
+    echo "test.sh: the dev stack $1 did not start" >&2
+    failed=$((failed + 1))
+    summary
+  fi
+}
+
+with_asan() {
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    "$@"
+}
+
+# stack_suite NAME DIR PREFIX [WRAPPER]: the integration and e2e tests of build DIR against
+# stack NAME, run through WRAPPER (with_asan) when given.
+stack_suite() {
+  local name=$1 dir=$2 prefix=$3
+  shift 3
+  (
+    # shellcheck disable=SC1090
+    source "$stack/$name/env"
+    "$@" run_ctest "$dir" 1 'integration|e2e' "$prefix"
+  )
 }
 
 if [[ ${HS_TEST_SKIP_DEPS:-0} != 1 ]]; then
@@ -79,31 +113,39 @@ step "build $asan (ASan + UBSan)"
 build_or_fail "$asan" Debug -DHS_SANITIZE=address,undefined
 
 stack=$(mktemp -d /tmp/hookstream-test.XXXXXX)
+results="$stack/results"
+mkdir -p "$results"
 stop_stack() {
-  "$build/hookstream" dev down --purge --dir "$stack/dev" >/dev/null 2>&1
+  local name
+  for name in plain asan; do
+    [[ -d $stack/$name ]] && "$build/hookstream" dev down --purge --dir "$stack/$name" >/dev/null 2>&1
+  done
   rm -rf "$stack"
 }
 trap stop_stack EXIT
 trap 'exit 130' INT TERM
 
-step "private stack in $stack/dev"
-if ! "$build/hookstream" dev up --dir "$stack/dev"; then
-  echo "test.sh: the dev stack did not start" >&2
-  failed=$((failed + 1))
-  summary
-fi
-# shellcheck disable=SC1091
-source "$stack/dev/env"
-
-# Unit tests need no servers and run in parallel; the others share the one stack.
+# Unit tests need no servers and run in parallel.
 run_ctest "$build" 2 'unit'
-run_ctest "$build" 1 'integration|e2e'
+with_asan run_ctest "$asan" 2 'unit'
 
-export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
-export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-run_ctest "$asan" 2 'unit'
-run_ctest "$asan" 1 'integration|e2e'
-unset ASAN_OPTIONS UBSAN_OPTIONS
+start_stack plain
+start_stack asan
+if [[ ${HS_TEST_SERIAL:-0} == 1 ]]; then
+  stack_suite plain "$build" ''
+  stack_suite asan "$asan" '' with_asan
+else
+  step "integration and e2e of $build and $asan at once"
+  stack_suite plain "$build" plain &
+  plain_pid=$!
+  stack_suite asan "$asan" asan with_asan &
+  asan_pid=$!
+  wait "$plain_pid" "$asan_pid"
+fi
+# Each run's failures again, after the interleaved output.
+while read -r log; do
+  grep -A100 'The following tests FAILED' "$log" | sed "s|^|$(basename "$log" .log): |"
+done <"$results/order"
 
 if ((fuzz_seconds > 0)) && compgen -G 'tests/fuzz/fuzz_*.c' >/dev/null && command -v clang >/dev/null
 then
@@ -119,5 +161,6 @@ then
   fi
 fi
 
+while read -r log; do count_results "$log"; done <"$results/order"
 step "done"
 summary
