@@ -6,8 +6,10 @@
 #define COMPAT "BACKWARD|BACKWARD_TRANSITIVE|FORWARD|FORWARD_TRANSITIVE|FULL|FULL_TRANSITIVE|NONE"
 
 const char *const hs_config_trees[] = {
-    "sources",      /* ingest: webhook sources (docs/ingest.md) */
-    "integrations", /* workflows: rate limit and breaker per integration (docs/workflows.md) */
+    "sources",       /* ingest: webhook sources (docs/ingest.md) */
+    "integrations",  /* workflows: rate limit and breaker per integration (docs/workflows.md) */
+    "invalidations", /* invalidator: event type -> cache tag templates (docs/cache.md) */
+    "cache_routes",  /* cache-proxy: path patterns, tags, TTLs (docs/cache.md) */
     NULL,
 };
 
@@ -196,6 +198,77 @@ const hs_config_key_t hs_config_keys[] = {
     {"workflows.smtp_from", HS_CFG_STR, "hookstream@localhost", NULL,
      "Sender of email steps that name none."},
 
+    {"analytics.listen", HS_CFG_STR, "127.0.0.1:8094", NULL,
+     "Address `hookstream analytics` serves /metrics, /healthz and /readyz on (port 0: a free "
+     "one)."},
+    {"analytics.group", HS_CFG_STR, "hookstream-analytics", NULL,
+     "Consumer group of analytics: its offsets are kept in Postgres (consumer_offsets) with the "
+     "windows; also names its DLQ topic <group>.dlq."},
+    {"analytics.topics", HS_CFG_STR, "^hs\\.events\\..*", NULL,
+     "Comma-separated topics (or ^regex) analytics aggregates."},
+    {"analytics.flush_ms", HS_CFG_INT, "1000", "10..3600000",
+     "How often the windows held in memory are written to Postgres at the latest (one "
+     "transaction with the offsets); once the consumer has caught up they are written at once, "
+     "at most every 100 ms."},
+    {"analytics.flush_events", HS_CFG_INT, "200000", "1..100000000",
+     "... or as soon as this many events are held."},
+    {"analytics.max_pending_events", HS_CFG_INT, "1000000", "1..1000000000",
+     "While flushes fail (Postgres away), consuming pauses once this many events are held; "
+     "they are written when Postgres is back."},
+    {"analytics.late_after_ms", HS_CFG_INT, "5000", "0..86400000",
+     "An event counts as late (metric outcome late; it still updates its own window) when its "
+     "minute ended more than this long before it was consumed."},
+    {"analytics.retry_max_ms", HS_CFG_INT, "5000", "100..600000",
+     "Longest wait between flush attempts while Postgres fails (from 100 ms, doubling); also "
+     "how long the schema registry is left alone after it could not be reached."},
+
+    {"invalidator.listen", HS_CFG_STR, "127.0.0.1:8093", NULL,
+     "Address `hookstream invalidator` serves /metrics, /healthz and /readyz on (port 0: a free "
+     "one)."},
+    {"invalidator.group", HS_CFG_STR, "hookstream-invalidator", NULL,
+     "Consumer group of the invalidator."},
+    {"invalidator.topics", HS_CFG_STR, "^hs\\.events\\..*", NULL,
+     "Comma-separated topics (or ^regex) whose events invalidate cache tags."},
+    {"invalidator.workers", HS_CFG_INT, "2", "1..64",
+     "Threads that decode events and invalidate their tags, each with its own Redis connection."},
+    {"invalidator.retry_max_ms", HS_CFG_INT, "5000", "100..600000",
+     "While Redis (or the schema registry) is unreachable an event is retried in place, its "
+     "offset held, with a backoff from 100 ms doubling up to this."},
+
+    {"cache.listen", HS_CFG_STR, "127.0.0.1:8095", NULL,
+     "Address `hookstream cache-proxy` serves the proxied API on: every path goes to "
+     "cache.upstream (port 0: a free one)."},
+    {"cache.admin_listen", HS_CFG_STR, "127.0.0.1:8096", NULL,
+     "Address cache-proxy serves its own /metrics, /healthz and /readyz on (port 0: a free one)."},
+    {"cache.upstream", HS_CFG_STR, "", NULL,
+     "Base URL of the API cache-proxy stands in front of (http[s]://host[:port][/base]); "
+     "required."},
+    {"cache.upstream_timeout_ms", HS_CFG_INT, "10000", "10..600000",
+     "Deadline of one upstream call (connect to last byte); past it the client gets 504, or the "
+     "stale copy of a route with stale_if_error."},
+    {"cache.workers", HS_CFG_INT, "32", "1..1024",
+     "Threads of cache-proxy that call Redis and the upstream (L1 hits are answered on the HTTP "
+     "threads, http.threads): the most upstream calls in flight at once."},
+    {"cache.ttl", HS_CFG_STR, "10m", NULL,
+     "How long an answer stays fresh in Redis (L2) for routes that name no ttl."},
+    {"cache.l1_ttl", HS_CFG_STR, "1m", NULL,
+     "How long an answer stays in the proxy's memory (L1) for routes that name no l1_ttl "
+     "(never longer than its L2 freshness; 0s: no L1)."},
+    {"cache.l1_max_bytes", HS_CFG_INT, "67108864", "0..1099511627776",
+     "Memory bound of the L1 (least recently used answers go first; 0: no L1)."},
+    {"cache.max_object_bytes", HS_CFG_INT, "1048576", "1..1073741824",
+     "Largest answer body that is cached; bigger ones pass through uncached."},
+    {"cache.max_response_bytes", HS_CFG_INT, "16777216", "1..1073741824",
+     "Largest upstream answer body passed through at all; bigger ones get 502."},
+    {"cache.tenant_header", HS_CFG_STR, "X-Tenant", NULL,
+     "Request header naming the tenant; part of every cache key (absent: tenant \"\")."},
+    {"cache.redis_prefix", HS_CFG_STR, "hs:cache:", NULL,
+     "Prefix of the cache's Redis keys (entries, tag sets, generations), shared by cache-proxy "
+     "and the invalidator."},
+    {"cache.invalidation_channel", HS_CFG_STR, "hs:cache:invalidate", NULL,
+     "Redis pub/sub channel invalidations are announced on (\"tenant<TAB>tag<TAB>generation\"); "
+     "every cache-proxy drops the tag from its L1."},
+
     {"consumer.retry_tiers", HS_CFG_STR, "5s,5m,30m,2h,5h,10h", NULL,
      "Retry tiers of consumer services that name none: ascending delays (ms, s, m, h, d); each "
      "is a topic <group>.retry.<delay> (docs/consumer.md)."},
@@ -210,6 +283,9 @@ const hs_config_key_t hs_config_keys[] = {
      "their offsets are committed (the rest is consumed again by the new owner)."},
     {"consumer.stats_interval_ms", HS_CFG_INT, "5000", "0..3600000",
      "librdkafka statistics interval, the refresh period of consumer_lag (0: no lag metric)."},
+    {"consumer.max_poll_silence_ms", HS_CFG_INT, "30000", "0..86400000",
+     "/readyz of a consumer service fails when its consumer has not polled for this long (a "
+     "stuck dispatch loop or a handler that never returns); 0: never."},
 
     {"flags.file", HS_CFG_STR, "", NULL,
      "Feature flags file in flagd's format (docs/flags.md), read at start and reloaded when it "
@@ -242,6 +318,24 @@ const hs_config_key_t hs_config_keys[] = {
     {"dev.redis_server", HS_CFG_STR, "redis-server", NULL,
      "Redis server binary the dev stack runs: a path, or a name looked up in PATH and /usr/bin "
      "(Debian package redis-server)."},
+    {"dev.prometheus", HS_CFG_STR, "prometheus", NULL,
+     "Prometheus server binary the dev stack runs when it is installed (a path, or a name looked "
+     "up in PATH and /usr/bin; Debian package prometheus); not found: the stack has none."},
+    {"dev.invalidator_port", HS_CFG_INT, "0", "0..65535",
+     "Port of the cache invalidator's /metrics in the dev stack (0: a free one)."},
+    {"dev.analytics_port", HS_CFG_INT, "0", "0..65535",
+     "Port of analytics' /metrics in the dev stack (0: a free one)."},
+    {"dev.cache_upstream", HS_CFG_STR, "", NULL,
+     "API the dev stack's cache-proxy caches (http://host:port; routes from cache_routes in the "
+     "config file). Empty: the stack has no cache-proxy."},
+    {"dev.cache_port", HS_CFG_INT, "0", "0..65535",
+     "Port of the dev stack's cache-proxy (0: a free one)."},
+    {"dev.cache_admin_port", HS_CFG_INT, "0", "0..65535",
+     "Port of the dev stack's cache-proxy /metrics, /healthz, /readyz (0: a free one)."},
+    {"dev.prometheus_port", HS_CFG_INT, "0", "0..65535",
+     "Port of Prometheus in the dev stack (0: a free one)."},
+    {"dev.prometheus_scrape_interval", HS_CFG_STR, "2s", NULL,
+     "Scrape and rule evaluation interval of the dev stack's Prometheus (100ms..1h)."},
 
     {NULL, 0, NULL, NULL, NULL},
 };

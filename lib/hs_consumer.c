@@ -382,7 +382,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
 }
 
-/* librdkafka statistics → consumer_lag{topic,partition} of the partitions this member owns. */
+/* librdkafka statistics → hs_consumer_lag of the partitions this member owns. */
 static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
     (void)rk;
     hs_consumer_t *c = opaque;
@@ -396,8 +396,7 @@ static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
             int32_t part = (int32_t)strtol(pname, NULL, 10);
             if (part < 0 || !json_is_integer(lag) || json_integer_value(lag) < 0) continue;
             if (!part_find(c, tname, part)) continue;
-            const char *lv[] = {c->service, tname, pname};
-            hs_metric_set(c->m_lag, lv, (double)json_integer_value(lag));
+            hs_heartbeat_lag(c->hb, tname, part, (int64_t)json_integer_value(lag));
         }
     }
     json_decref(root);
@@ -430,6 +429,7 @@ static int min_wait(int a, int b) {
 static void poll_once(hs_consumer_t *c, int max_ms) {
     int wait = min_wait(min_wait(due_timers(c), hs_consumer_resend(c)), max_ms);
     rd_kafka_message_t *rkm = rd_kafka_consumer_poll(c->rk, wait);
+    hs_heartbeat_beat(c->hb);
     if (rkm && rkm->err) {
         if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
             hs_log(HS_LOG_WARN, "consumer error", "{s:s, s:s}", "service", c->service, "error",

@@ -57,6 +57,9 @@ void hs_consumer_stop(hs_consumer_t *c);
 /* Frees c (NULL: no-op). After run() returned; messages whose handler never called done are
  * freed here, so every handler must have stopped touching its messages. */
 void hs_consumer_destroy(hs_consumer_t *c);
+/* Returns 1 when the dispatch loop polled within consumer.max_poll_silence_ms (or the key is 0);
+ * else 0 with the reason in why. For a service's /readyz; any thread. */
+int hs_consumer_ready(const hs_consumer_t *c, char *why, size_t n);
 /* The producer the runtime uses for handoffs (borrowed): services may use it for their own
  * records (audit etc.) instead of making a second one. Their records must carry msg_opaque NULL
  * (the default): their delivery reports are not handed to the service. */

@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 
 #include "hs_consumer.h"
+#include "hs_heartbeat.h"
 #include "hs_metrics.h"
 
 typedef struct cpart cpart_t;
@@ -76,7 +77,8 @@ struct hs_consumer {
     handoff_t *resend;            /* failed handoffs waiting to be produced again */
     int handoffs_pending;
     struct seek_req *seeks;
-    hs_metric_t *m_msgs, *m_seconds, *m_inflight, *m_lag, *m_rebalances, *m_handoff_fail;
+    hs_heartbeat_t *hb; /* last poll and lag gauges, /readyz (hs_consumer_ready) */
+    hs_metric_t *m_msgs, *m_seconds, *m_inflight, *m_rebalances, *m_handoff_fail;
 };
 
 /* Thread-safe monotonic and wall clocks. */

@@ -21,9 +21,6 @@ static void metrics_register(hs_consumer_t *c) {
     c->m_inflight = hs_metrics_gauge("hs_consumer_in_flight",
                                      "Messages in a partition's window (running or waiting).",
                                      "service,topic,partition");
-    c->m_lag =
-        hs_metrics_gauge("hs_consumer_lag", "Messages behind the partition's end (librdkafka).",
-                         "service,topic,partition");
     c->m_rebalances =
         hs_metrics_counter("hs_consumer_rebalances_total",
                            "Rebalance events by kind (assign, revoke, lost).", "service,kind");
@@ -138,8 +135,12 @@ hs_consumer_t *hs_consumer_new(const hs_config_t *cfg, const hs_consumer_opts_t 
     pthread_cond_init(&c->cond, NULL);
     atomic_init(&c->stopping, 0);
     metrics_register(c);
-    if (opts_copy(c, opts, errstr, errstr_size) != HS_OK ||
-        clients_new(c, errstr, errstr_size) != HS_OK) {
+    if (opts_copy(c, opts, errstr, errstr_size) != HS_OK) {
+        hs_consumer_destroy(c);
+        return NULL;
+    }
+    c->hb = hs_heartbeat_new(c->service, c->group);
+    if (clients_new(c, errstr, errstr_size) != HS_OK) {
         hs_consumer_destroy(c);
         return NULL;
     }
@@ -172,9 +173,14 @@ void hs_consumer_destroy(hs_consumer_t *c) {
     for (size_t i = 0; i < c->ntiers; i++)
         free(c->tier_topics[i]);
     free(c->dlq_topic);
+    hs_heartbeat_destroy(c->hb);
     free(c->service);
     free(c->group);
     pthread_mutex_destroy(&c->mtx);
     pthread_cond_destroy(&c->cond);
     free(c);
+}
+
+int hs_consumer_ready(const hs_consumer_t *c, char *why, size_t n) {
+    return hs_heartbeat_ready(c->hb, hs_config_int(c->cfg, "consumer.max_poll_silence_ms"), why, n);
 }

@@ -40,7 +40,8 @@ static void control_seek(void *opaque, const char *topic, int32_t partition, int
 static int ready(void *opaque, char *why, size_t n) {
     deliver_t *d = opaque;
     int64_t v;
-    return deliver_store_version(d->store, &v, why, n) == HS_OK;
+    return hs_consumer_ready(d->consumer, why, n) &&
+           deliver_store_version(d->store, &v, why, n) == HS_OK;
 }
 
 /* Pumps endpoint queues (tokens refill, breakers turn half-open) and reloads the endpoint list

@@ -214,7 +214,7 @@ static hs_err_t integrations_init(wf_service_t *s, char *errstr, size_t n) {
 
 static int ready(void *opaque, char *why, size_t n) {
     wf_service_t *s = opaque;
-    return wf_admin_ping(s->admin, why, n) == HS_OK;
+    return hs_consumer_ready(s->consumer, why, n) && wf_admin_ping(s->admin, why, n) == HS_OK;
 }
 
 static hs_err_t open_parts(wf_service_t *s, char *errstr, size_t n) {

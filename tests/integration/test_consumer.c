@@ -1,8 +1,9 @@
 /* lib/hs_consumer against an in-process librdkafka mock cluster (so produce errors and broker
  * outages can be injected): key order with parallelism across keys inside the window, retry tier
  * round trips, DLQ headers, at-least-once across a restart, graceful stop, handoffs while the
- * broker rejects produce, seek, and a paused partition that is lost and reassigned. Every wait
- * is on a condition with a generous deadline. */
+ * broker rejects produce, seek, a paused partition that is lost and reassigned, and readiness
+ * (heartbeat) while a handler blocks the dispatch thread. Every wait is on a condition with a
+ * generous deadline. */
 #include <criterion/criterion.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -17,6 +18,7 @@
 #include "hs_consumer.h"
 #include "hs_kafka.h"
 #include "hs_log.h"
+#include "hs_metrics.h"
 
 #define N 40
 #define KEYS 4
@@ -38,6 +40,8 @@ typedef struct {
     int nheld;
     int64_t late_ms; /* how early a retried message was handled (must stay <= 0) */
     int origin_bad;
+    int blocked, release; /* M_BLOCK: message 0 waits on unblock until release */
+    pthread_cond_t unblock;
 } state_t;
 
 static state_t st;
@@ -78,6 +82,7 @@ static void setup(void) {
     cr_assert_not_null(producer, "%s", err);
     memset(&st, 0, sizeof st);
     pthread_mutex_init(&st.mtx, NULL);
+    pthread_cond_init(&st.unblock, NULL);
 }
 
 static void teardown(void) {
@@ -113,7 +118,7 @@ static int value_of(hs_consumer_msg_t *m) {
     return (int)strtol(b, NULL, 10);
 }
 
-enum { M_OK, M_HOLD, M_RETRY_ONCE, M_FAIL, M_RANDOM, M_HOLD_ALL };
+enum { M_OK, M_HOLD, M_RETRY_ONCE, M_FAIL, M_RANDOM, M_HOLD_ALL, M_BLOCK };
 
 static void handler(hs_consumer_msg_t *m, void *opaque) {
     (void)opaque;
@@ -137,6 +142,11 @@ static void handler(hs_consumer_msg_t *m, void *opaque) {
     }
     int hold = mode == M_HOLD_ALL || (mode == M_HOLD && i % 2 == 0);
     if (hold) st.held[st.nheld++] = m;
+    if (mode == M_BLOCK && i == 0) { /* a handler stuck on the dispatch thread */
+        st.blocked = 1;
+        while (!st.release)
+            pthread_cond_wait(&st.unblock, &st.mtx);
+    }
     pthread_mutex_unlock(&st.mtx);
     if (hold) return; /* finished later by complete_held(), or never (graceful stop) */
     hs_consumer_verdict_t v = HS_CONSUMER_OK;
@@ -450,4 +460,50 @@ Test(consumer, rejects_bad_options) {
     o.group = "bad group";
     cr_assert_null(hs_consumer_new(cfg, &o, err, sizeof err));
     cr_assert(strstr(err, "invalid topic name"));
+}
+
+static int ready_now(hs_consumer_t *c, char *why, size_t n) {
+    why[0] = '\0';
+    return hs_consumer_ready(c, why, n);
+}
+
+/* The lag gauge carries the group; a heartbeat per consumer; readiness fails while a handler
+ * blocks the dispatch loop and comes back once it returns. */
+Test(consumer, not_ready_while_a_handler_blocks_the_dispatch_loop) {
+    hs_config_set(cfg, "consumer.max_poll_silence_ms", "1000", "--set", err, sizeof err);
+    st.mode = M_BLOCK;
+    runner_t r;
+    start(&r, 0, 0);
+    char why[256], lag[256], beat[256];
+    /* Idle, the loop keeps polling: ready well past the silence limit. */
+    usleep(1500000);
+    cr_assert_eq(ready_now(r.c, why, sizeof why), 1, "%s", why);
+    produce_all();
+    WAIT_FOR(st.blocked);
+    WAIT_FOR(ready_now(r.c, why, sizeof why) == 0);
+    char want[128];
+    snprintf(want, sizeof want, "consumer %s has not polled for ", group);
+    cr_assert(strstr(why, want), "why: %s", why);
+    snprintf(lag, sizeof lag,
+             "hs_consumer_lag{service=\"test\",group=\"%s\",topic=\"%s\",partition=\"0\"}", group,
+             topic);
+    snprintf(beat, sizeof beat,
+             "hs_consumer_last_poll_timestamp_seconds{service=\"test\",group=\"%s\",", group);
+    char *text = hs_metrics_render();
+    cr_assert(strstr(text, beat), "no heartbeat in:\n%s", text);
+    free(text);
+    pthread_mutex_lock(&st.mtx);
+    st.release = 1;
+    pthread_cond_broadcast(&st.unblock);
+    pthread_mutex_unlock(&st.mtx);
+    WAIT_FOR(ready_now(r.c, why, sizeof why) == 1);
+    WAIT_FOR(count_ok() == N);
+    int has_lag = 0;
+    for (int i = 0; i < DEADLINE_S * 10 && !has_lag; i++, usleep(100000)) {
+        text = hs_metrics_render();
+        has_lag = strstr(text, lag) != NULL;
+        free(text);
+    }
+    cr_assert(has_lag, "no %s", lag);
+    finish(&r);
 }
