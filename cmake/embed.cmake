@@ -1,9 +1,13 @@
-# Writes OUT: a C file holding every schemas/avro/<domain>/<type>.avsc and schemas/sql/*.sql
-# as string tables, so the binary needs no schema files at run time.
+# Writes OUT: a C file holding every schemas/avro/<domain>/<type>.avsc, schemas/sql/*.sql and
+# the Prometheus config and rules of ops/prometheus (prometheus.yml, rules/*.yml) as string
+# tables, so the binary needs no schema or ops files at run time.
 file(GLOB_RECURSE avsc RELATIVE ${SRC}/schemas/avro ${SRC}/schemas/avro/*.avsc)
 file(GLOB sql RELATIVE ${SRC}/schemas/sql ${SRC}/schemas/sql/*.sql)
+file(GLOB prom RELATIVE ${SRC}/ops/prometheus ${SRC}/ops/prometheus/prometheus.yml
+     ${SRC}/ops/prometheus/rules/*.yml)
 list(SORT avsc)
 list(SORT sql)
+list(SORT prom)
 
 function(c_literal path outvar)
   file(READ ${path} text HEX)
@@ -22,6 +26,11 @@ endforeach()
 string(APPEND out "  {0, 0}};\n\nconst hs_embedded_file_t hs_embedded_sql[] = {\n")
 foreach(f ${sql})
   c_literal(${SRC}/schemas/sql/${f} lit)
+  string(APPEND out "  {\"${f}\",\n    ${lit}},\n")
+endforeach()
+string(APPEND out "  {0, 0}};\n\nconst hs_embedded_file_t hs_embedded_prometheus[] = {\n")
+foreach(f ${prom})
+  c_literal(${SRC}/ops/prometheus/${f} lit)
   string(APPEND out "  {\"${f}\",\n    ${lit}},\n")
 endforeach()
 string(APPEND out "  {0, 0}};\n")

@@ -120,6 +120,7 @@ hs_http_server_t *hs_http_server_new(const hs_http_opts_t *opts, char *errstr, s
         hs_metrics_histogram("hs_http_request_duration_seconds",
                              "Time from request line to response sent.", "service,route", NULL, 0);
     hs_metrics_register_process();
+    if (opts->no_builtins) return srv;
     hs_http_route(srv, "GET", "/metrics", builtin_metrics, NULL);
     hs_http_route(srv, "GET", "/healthz", builtin_healthz, NULL);
     hs_http_route(srv, "GET", "/readyz", builtin_readyz, srv);
@@ -166,6 +167,13 @@ void hs_http_route(hs_http_server_t *srv, const char *method, const char *patter
 
 void hs_http_set_error_fn(hs_http_server_t *srv, hs_http_error_fn fn) {
     srv->error_fn = fn;
+}
+
+void hs_http_set_fallback(hs_http_server_t *srv, hs_http_handler_fn fn, void *opaque) {
+    if (srv->daemon) die("hs_http_set_fallback after start", "fallback");
+    srv->fallback.pattern = "fallback"; /* the route label; never freed */
+    srv->fallback.fn = fn;
+    srv->fallback.opaque = opaque;
 }
 
 void hs_http_set_ready(hs_http_server_t *srv, hs_http_ready_fn fn, void *opaque) {

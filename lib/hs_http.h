@@ -22,6 +22,8 @@ typedef struct {
     const char *service;   /* label for metrics and logs, e.g. "registry" */
     size_t max_body_bytes; /* larger bodies get 413 problem+json (0 = 1 MiB) */
     int threads;           /* MHD thread pool size (0 = 2) */
+    int no_builtins;       /* 1: no built-in /metrics, /healthz, /readyz (a server whose every
+                              path belongs to someone else, like cache-proxy's) */
 } hs_http_opts_t;
 
 /* Returns a new server (not yet listening) or NULL with errstr set when opts are invalid
@@ -49,6 +51,11 @@ void hs_http_set_error_fn(hs_http_server_t *srv, hs_http_error_fn fn);
 
 void hs_http_set_ready(hs_http_server_t *srv, hs_http_ready_fn fn, void *opaque);
 
+/* Sets the handler of every request no route matches, whatever its method (instead of 404 and
+ * 405); it is counted under route "fallback". A malformed %-escape is still 400 and an overlong
+ * target 414. Set before start; opaque is borrowed. */
+void hs_http_set_fallback(hs_http_server_t *srv, hs_http_handler_fn fn, void *opaque);
+
 /* Binds and starts serving. Port in use → HS_ERR_UNAVAILABLE with
  * "listen 127.0.0.1:8081: address already in use". */
 hs_err_t hs_http_server_start(hs_http_server_t *srv, char *errstr, size_t errstr_size);
@@ -65,6 +72,14 @@ void hs_http_server_destroy(hs_http_server_t *srv);
 const char *hs_http_req_method(const hs_http_req_t *req);
 /* The path as sent (still percent-encoded), without the query string. */
 const char *hs_http_req_path(const hs_http_req_t *req);
+/* The request target as sent: path and query string, still percent-encoded. */
+const char *hs_http_req_target(const hs_http_req_t *req);
+/* Calls fn(opaque, name, value) for each request header in the order received until fn
+ * returns nonzero. name and value are borrowed like the other accessors. */
+typedef int (*hs_http_header_fn)(void *opaque, const char *name, const char *value);
+void hs_http_req_headers(const hs_http_req_t *req, hs_http_header_fn fn, void *opaque);
+/* Writes the client's IP address as text into buf (n bytes; "" when unknown); returns buf. */
+const char *hs_http_req_peer(const hs_http_req_t *req, char *buf, size_t n);
 /* {name} from the route pattern, URL-decoded; NULL if none. */
 const char *hs_http_req_param(const hs_http_req_t *req, const char *name);
 /* Query-string argument, URL-decoded; NULL if absent. */
@@ -85,6 +100,10 @@ void hs_http_respond_json(hs_http_req_t *req, int status, json_t *body); /* stea
 /* RFC 9457 application/problem+json: {"type":"about:blank","title":...,"status":...,"detail":...}
  * title and detail are copied; detail may be NULL (omitted). */
 void hs_http_respond_problem(hs_http_req_t *req, int status, const char *title, const char *detail);
+/* Decodes the n bytes of one %XX-encoded path segment into dst (room for n + 1 bytes) and
+ * NUL-terminates it; returns -1 on a truncated or non-hex escape and on %00, which would cut
+ * the value short. The decoding the routes' {params} get, for code matching paths itself. */
+int hs_http_segment_decode(char *dst, const char *src, size_t n);
 /* The reason phrase of status ("Not Found"), static; "Error" for one it does not know. */
 const char *hs_http_status_title(int status);
 

@@ -37,6 +37,7 @@ struct hs_http_server {
     hs_http_ready_fn ready_fn;
     void *ready_opaque;
     hs_http_error_fn error_fn; /* NULL: problem+json */
+    route_t fallback;          /* fn NULL: none (404/405) */
     hs_metric_t *requests, *duration;
     struct MHD_Daemon *daemon;
     int listen_fd;
@@ -83,6 +84,7 @@ struct hs_http_req {
     int was_resumed; /* set once before MHD_resume_connection; read at completion */
     int uri_too_long;
     char *decoded; /* decoded path segments, after path in the same allocation */
+    char *target;  /* path and query as sent, after decoded in the same allocation */
     char path[];   /* raw path without the query string */
 };
 

@@ -1,4 +1,6 @@
+#include <arpa/inet.h>
 #include <microhttpd.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,10 +17,12 @@ enum { PHASE_NEW, PHASE_BODY, PHASE_DISPATCHED };
 enum { BODY_OK, BODY_TOO_LARGE, BODY_NO_MEMORY };
 
 void *hs_http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
-    int too_long = strlen(uri) > URI_MAX;
+    size_t full = strlen(uri);
+    int too_long = full > URI_MAX;
     size_t len = too_long ? 0 : strcspn(uri, "?");
-    /* The path, then room for its decoded segments, which are never longer. */
-    hs_http_req_t *req = calloc(1, sizeof *req + 2 * (len + 1));
+    full = too_long ? 0 : full;
+    /* The path, room for its decoded segments (never longer), then the whole target. */
+    hs_http_req_t *req = calloc(1, sizeof *req + 2 * (len + 1) + full + 1);
     if (!req) return NULL;
     req->srv = cls;
     req->conn = conn;
@@ -27,6 +31,8 @@ void *hs_http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
     memcpy(req->path, uri, len);
     req->path[len] = '\0';
     req->decoded = req->path + len + 1;
+    req->target = req->decoded + len + 1;
+    memcpy(req->target, uri, full);
     pthread_mutex_init(&req->mtx, NULL);
     clock_gettime(CLOCK_MONOTONIC, &req->start);
     return req;
@@ -57,9 +63,7 @@ static int hexval(char c) {
     return -1;
 }
 
-/* Decodes the n bytes of one %XX-encoded path segment into dst and NUL-terminates it; returns
- * -1 on a truncated or non-hex escape and on %00, which would cut the value short. */
-static int url_decode(char *dst, const char *src, size_t n) {
+int hs_http_segment_decode(char *dst, const char *src, size_t n) {
     for (size_t i = 0; i < n; i++) {
         if (src[i] != '%') {
             *dst++ = src[i];
@@ -103,17 +107,25 @@ static void bind_params(hs_http_req_t *req, const route_t *r, const char *const 
     }
 }
 
+static match_t fallback_or_none(hs_http_req_t *req) {
+    const hs_http_server_t *srv = req->srv;
+    if (!srv->fallback.fn) return MATCH_NONE;
+    req->route = &srv->fallback;
+    req->route_label = srv->fallback.pattern;
+    return MATCH_OK;
+}
+
 /* Splits and decodes the path, then finds the first route matching path and method; on a
  * path match with other methods, allow lists them. */
 static match_t route_find(hs_http_req_t *req, char *allow, size_t allow_size) {
     const char *segs[HS_HTTP_MAX_SEGMENTS];
     size_t nseg = 0;
-    if (req->path[0] != '/') return MATCH_NONE;
+    if (req->path[0] != '/') return fallback_or_none(req);
     char *dst = req->decoded;
     for (const char *p = req->path + 1;; p++) {
         size_t n = strcspn(p, "/");
-        if (nseg == HS_HTTP_MAX_SEGMENTS) return MATCH_NONE;
-        if (url_decode(dst, p, n)) return MATCH_BAD_PATH;
+        if (nseg == HS_HTTP_MAX_SEGMENTS) return fallback_or_none(req);
+        if (hs_http_segment_decode(dst, p, n)) return MATCH_BAD_PATH;
         segs[nseg++] = dst;
         dst += strlen(dst) + 1;
         p += n;
@@ -134,7 +146,7 @@ static match_t route_find(hs_http_req_t *req, char *allow, size_t allow_size) {
         if (!path_match) path_match = r;
         allow_add(allow, allow_size, r->method);
     }
-    if (!path_match) return MATCH_NONE;
+    if (srv->fallback.fn || !path_match) return fallback_or_none(req);
     req->route_label = path_match->pattern;
     return MATCH_WRONG_METHOD;
 }
@@ -418,6 +430,43 @@ const char *hs_http_req_method(const hs_http_req_t *req) {
 
 const char *hs_http_req_path(const hs_http_req_t *req) {
     return req->path;
+}
+
+const char *hs_http_req_target(const hs_http_req_t *req) {
+    return req->target;
+}
+
+typedef struct {
+    hs_http_header_fn fn;
+    void *opaque;
+    int stopped;
+} each_t;
+
+static enum MHD_Result each_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value) {
+    (void)kind;
+    each_t *e = cls;
+    e->stopped = e->fn(e->opaque, key, value ? value : "");
+    return e->stopped ? MHD_NO : MHD_YES;
+}
+
+void hs_http_req_headers(const hs_http_req_t *req, hs_http_header_fn fn, void *opaque) {
+    each_t e = {fn, opaque, 0};
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, each_header, &e);
+}
+
+const char *hs_http_req_peer(const hs_http_req_t *req, char *buf, size_t n) {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    buf[0] = '\0';
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, buf,
+                  (socklen_t)n);
+    else if (sa && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, buf,
+                  (socklen_t)n);
+    return buf;
 }
 
 const char *hs_http_req_param(const hs_http_req_t *req, const char *name) {

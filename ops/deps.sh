@@ -9,7 +9,7 @@ packages=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   librdkafka-dev libavro-dev libpq-dev libjansson-dev libcurl4-openssl-dev libssl-dev
   libmicrohttpd-dev libhiredis-dev libfyaml-dev libxxhash-dev uuid-dev libcriterion-dev
-  postgresql-15 postgresql-client-15 redis-server
+  postgresql-15 postgresql-client-15 redis-server prometheus
   kcat curl jq wrk
   python3 python3-confluent-kafka python3-avro
 )

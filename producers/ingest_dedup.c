@@ -2,19 +2,15 @@
  * bound and an expiry per id, plus an optional Redis connection shared across instances. */
 #include "ingest_dedup.h"
 
-#include <hiredis/hiredis.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "hs_log.h"
 #include "hs_metrics.h"
-
-#define BACKOFF_MIN_S 0.1
-#define BACKOFF_MAX_S 5.0
+#include "hs_redis.h"
 
 typedef struct node {
     struct node *hnext;       /* hash chain */
@@ -30,40 +26,11 @@ struct hs_dedup {
     size_t nslots, n, cap;
     node_t *head, *tail;
     int window_s;
-    /* Redis, guarded by rmtx */
     pthread_mutex_t rmtx;
-    char host[256];
-    int port, timeout_ms;
-    redisContext *rc;
-    double retry_at, backoff;
+    hs_redis_t *redis; /* NULL without Redis; @locks: rmtx */
+    int redis_was_up;  /* @locks: rmtx; logs an outage once, and the recovery */
     hs_metric_t *redis_errors;
 };
-
-static double mono_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int parse_redis_url(const char *url, char *host, size_t host_size, int *port) {
-    const char *p = strncmp(url, "redis://", 8) == 0 ? url + 8 : NULL;
-    if (!p) return -1;
-    const char *at = strrchr(p, '@'); /* credentials are not supported: refuse them */
-    if (at) return -1;
-    const char *colon = strrchr(p, ':');
-    size_t hlen = colon ? (size_t)(colon - p) : strcspn(p, "/");
-    if (hlen == 0 || hlen >= host_size) return -1;
-    memcpy(host, p, hlen);
-    host[hlen] = 0;
-    *port = 6379;
-    if (colon) {
-        char *end;
-        long v = strtol(colon + 1, &end, 10);
-        if (end == colon + 1 || (*end && *end != '/') || v < 1 || v > 65535) return -1;
-        *port = (int)v;
-    }
-    return 0;
-}
 
 hs_dedup_t *hs_dedup_new(const hs_dedup_opts_t *opts, char *errstr, size_t errstr_size) {
     hs_dedup_t *d = calloc(1, sizeof *d);
@@ -74,19 +41,21 @@ hs_dedup_t *hs_dedup_new(const hs_dedup_opts_t *opts, char *errstr, size_t errst
     while (d->nslots < d->cap && d->nslots < (1u << 22))
         d->nslots <<= 1;
     d->slots = calloc(d->nslots, sizeof *d->slots);
-    d->timeout_ms = opts->redis_timeout_ms > 0 ? opts->redis_timeout_ms : 50;
-    d->backoff = BACKOFF_MIN_S;
-    if (opts->redis_url && opts->redis_url[0] &&
-        parse_redis_url(opts->redis_url, d->host, sizeof d->host, &d->port)) {
-        hs_fail(HS_ERR_INVALID, errstr, errstr_size, "redis.url: '%s' is not redis://HOST[:PORT]",
-                opts->redis_url);
-        free(d->slots);
-        free(d);
-        return NULL;
-    }
     if (!d->slots) {
         free(d);
         return hs_fail(HS_ERR_INTERNAL, errstr, errstr_size, "out of memory"), NULL;
+    }
+    if (opts->redis_url && opts->redis_url[0]) {
+        char e[300];
+        int timeout_ms = opts->redis_timeout_ms > 0 ? opts->redis_timeout_ms : 50;
+        d->redis = hs_redis_new(opts->redis_url, timeout_ms, e, sizeof e);
+        if (!d->redis) {
+            hs_fail(HS_ERR_INVALID, errstr, errstr_size, "redis.url: %s", e);
+            free(d->slots);
+            free(d);
+            return NULL;
+        }
+        d->redis_was_up = 1;
     }
     d->redis_errors = hs_metrics_counter("hs_ingest_dedup_redis_errors_total",
                                          "Dedup lookups or marks that Redis failed to answer "
@@ -104,7 +73,7 @@ void hs_dedup_destroy(hs_dedup_t *d) {
         free(n);
     }
     free(d->slots);
-    if (d->rc) redisFree(d->rc);
+    hs_redis_destroy(d->redis);
     pthread_mutex_destroy(&d->mtx);
     pthread_mutex_destroy(&d->rmtx);
     free(d);
@@ -172,43 +141,24 @@ static void make_key(char *key, size_t size, const char *source, const char *id)
 
 /* ---- redis ------------------------------------------------------------------------------ */
 
-/* Returns a connected context or NULL (while backing off, or connect failed). rmtx held. */
-static redisContext *redis_conn(hs_dedup_t *d) {
-    if (d->rc) return d->rc;
-    double now = mono_s();
-    if (now < d->retry_at) return NULL;
-    struct timeval tv = {d->timeout_ms / 1000, (d->timeout_ms % 1000) * 1000};
-    d->rc = redisConnectWithTimeout(d->host, d->port, tv);
-    if (d->rc && !d->rc->err && redisSetTimeout(d->rc, tv) == REDIS_OK) {
-        d->backoff = BACKOFF_MIN_S;
-        return d->rc;
-    }
-    hs_log(HS_LOG_WARN, "dedup: redis unreachable, using memory only", "{s:s, s:i, s:s, s:f}",
-           "host", d->host, "port", d->port, "reason", d->rc ? d->rc->errstr : "out of memory",
-           "retry_in_s", d->backoff);
-    redisFree(d->rc);
-    d->rc = NULL;
-    d->retry_at = now + d->backoff;
-    d->backoff = d->backoff * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : d->backoff * 2;
-    return NULL;
-}
-
-/* Runs one command; returns the reply (caller frees) or NULL after counting the failure. */
-static redisReply *redis_run(hs_dedup_t *d, const char *fmt, const char *key, int window_s) {
+/* Runs one command; returns the reply (caller frees) or NULL after counting the failure. An
+ * outage is logged when it starts and when it ends, not per request. */
+static redisReply *redis_run(hs_dedup_t *d, int argc, const char **argv) {
+    char e[300];
     pthread_mutex_lock(&d->rmtx);
-    redisContext *c = redis_conn(d);
-    redisReply *r = c ? redisCommand(c, fmt, key, window_s) : NULL;
-    if (c && (!r || r->type == REDIS_REPLY_ERROR)) {
-        hs_log(HS_LOG_WARN, "dedup: redis command failed", "{s:s}", "reason",
-               r ? r->str : c->errstr);
-        if (!r) { /* the connection is broken: reconnect after the backoff */
-            redisFree(d->rc);
-            d->rc = NULL;
-            d->retry_at = mono_s() + d->backoff;
-        }
+    redisReply *r = hs_redis_command(d->redis, argc, argv, NULL, e, sizeof e);
+    if (r && r->type == REDIS_REPLY_ERROR) {
+        hs_log(HS_LOG_WARN, "dedup: redis command failed", "{s:s, s:s}", "command", argv[0],
+               "reason", r->str);
         freeReplyObject(r);
         r = NULL;
+    } else if (!r && d->redis_was_up) {
+        hs_log(HS_LOG_WARN, "dedup: redis unreachable, using memory only", "{s:s}", "reason", e);
+    } else if (r && !d->redis_was_up) {
+        hs_log(HS_LOG_INFO, "dedup: redis reachable again", "{s:s}", "addr",
+               hs_redis_addr(d->redis));
     }
+    d->redis_was_up = hs_redis_up(d->redis);
     pthread_mutex_unlock(&d->rmtx);
     if (!r) hs_metric_add(d->redis_errors, NULL, 1);
     return r;
@@ -218,7 +168,8 @@ static redisReply *redis_run(hs_dedup_t *d, const char *fmt, const char *key, in
 static int redis_seen(hs_dedup_t *d, const char *source, const char *id) {
     char key[600];
     snprintf(key, sizeof key, "hs:dedup:%s:%s", source, id);
-    redisReply *r = redis_run(d, "EXISTS %s", key, 0);
+    const char *argv[] = {"EXISTS", key};
+    redisReply *r = redis_run(d, 2, argv);
     int seen = r && r->type == REDIS_REPLY_INTEGER && r->integer > 0;
     freeReplyObject(r);
     return seen;
@@ -227,7 +178,10 @@ static int redis_seen(hs_dedup_t *d, const char *source, const char *id) {
 static void redis_mark(hs_dedup_t *d, const char *source, const char *id) {
     char key[600];
     snprintf(key, sizeof key, "hs:dedup:%s:%s", source, id);
-    freeReplyObject(redis_run(d, "SET %s 1 NX EX %d", key, d->window_s));
+    char ttl[16];
+    snprintf(ttl, sizeof ttl, "%d", d->window_s);
+    const char *argv[] = {"SET", key, "1", "NX", "EX", ttl};
+    freeReplyObject(redis_run(d, 6, argv));
 }
 
 /* ---- api -------------------------------------------------------------------------------- */
@@ -273,7 +227,7 @@ hs_dedup_state_t hs_dedup_begin(hs_dedup_t *d, const char *source, const char *i
         }
     }
     pthread_mutex_unlock(&d->mtx);
-    if (st == HS_DEDUP_NEW && d->host[0] && redis_seen(d, source, id)) {
+    if (st == HS_DEDUP_NEW && d->redis && redis_seen(d, source, id)) {
         pthread_mutex_lock(&d->mtx);
         mark_seen(d, key, now_s);
         pthread_mutex_unlock(&d->mtx);
@@ -288,7 +242,7 @@ void hs_dedup_commit(hs_dedup_t *d, const char *source, const char *id, double n
     pthread_mutex_lock(&d->mtx);
     mark_seen(d, key, now_s);
     pthread_mutex_unlock(&d->mtx);
-    if (d->host[0]) redis_mark(d, source, id);
+    if (d->redis) redis_mark(d, source, id);
 }
 
 void hs_dedup_abort(hs_dedup_t *d, const char *source, const char *id) {

@@ -27,9 +27,11 @@ static const char usage[] =
     "       hookstream dev down [--dir D] [--purge]    stop what `up` started\n"
     "       hookstream dev status [--dir D]            each part, its pid, address and state\n\n"
     "The stack: an embedded Kafka broker, a private PostgreSQL 15 cluster, Redis, the schema\n"
-    "registry, ingest, deliver and workflows, all on 127.0.0.1, with pid files, logs and D/env\n"
+    "registry, ingest, deliver, workflows, the cache invalidator, analytics, a cache-proxy\n"
+    "when dev.cache_upstream names an API to cache, and Prometheus when it is installed\n"
+    "(scraping them all; D/prometheus), all on 127.0.0.1, with pid files, logs and D/env\n"
     "(`source D/env`) under D; deliver's generated keys are kept in D/deliver.secrets;\n"
-    "workflow definitions go in D/workflows.\n"
+    "workflow definitions go in D/workflows. A part left out says why (`status`: off).\n"
     "`status` exits 0 when every part is up, 3 when none is, 1 when some are down.\n\n"
     "options:\n"
     "      --dir D           stack directory (dev.dir, default .hookstream)\n"
@@ -38,7 +40,7 @@ static const char usage[] =
 /* --- pid and port files --- */
 
 static void part_file(const dev_stack_t *st, int i, const char *ext, char *out, size_t n) {
-    snprintf(out, n, "%s/run/%s.%s", st->dir, dev_parts[i].name, ext);
+    snprintf(out, n, "%s/run/%s.%s", st->dir, dev_parts[i]->name, ext);
 }
 
 static void load_ports(dev_stack_t *st) {
@@ -68,6 +70,15 @@ static int count_up(const dev_stack_t *st) {
     return up;
 }
 
+/* Returns how many parts belong in this stack (see dev_part_t.enabled). */
+static int count_on(const dev_stack_t *st) {
+    int on = 0;
+    char why[512];
+    for (int i = 0; i < dev_nparts(); i++)
+        on += dev_part_on(st, i, why, sizeof why);
+    return on;
+}
+
 /* Stops every part `up` started, newest first; removes their pid files. Returns how many
  * processes were stopped. */
 static int stop_all(dev_stack_t *st) {
@@ -78,12 +89,12 @@ static int stop_all(dev_stack_t *st) {
         part_file(st, i, "port", portf, sizeof portf);
         pid_t pid = part_pid(st, i);
         if (pid) {
-            int killed = dev_proc_stop(pid, dev_parts[i].stop_signal, STOP_TIMEOUT_MS);
-            printf("stopped %-9s (pid %d%s)\n", dev_parts[i].name, (int)pid,
+            int killed = dev_proc_stop(pid, dev_parts[i]->stop_signal, STOP_TIMEOUT_MS);
+            printf("stopped %-11s (pid %d%s)\n", dev_parts[i]->name, (int)pid,
                    killed ? ", killed after 10 s" : "");
             stopped++;
         } else if (access(pidf, F_OK) == 0) {
-            printf("%-9s not running (pid file removed)\n", dev_parts[i].name);
+            printf("%-11s not running (pid file removed)\n", dev_parts[i]->name);
         }
         unlink(pidf);
         unlink(portf);
@@ -102,19 +113,20 @@ static int stop_all(dev_stack_t *st) {
 /* Prints one line per part; returns how many are up. */
 static int print_parts(dev_stack_t *st) {
     int up = 0;
-    printf("%-10s %-8s %-6s %s\n", "part", "pid", "state", "address");
+    printf("%-12s %-8s %-6s %s\n", "part", "pid", "state", "address");
     for (int i = 0; i < dev_nparts(); i++) {
-        const dev_part_t *p = &dev_parts[i];
+        const dev_part_t *p = dev_parts[i];
         pid_t pid = part_pid(st, i);
         char why[256] = "", addr[512] = "-", pidtext[16] = "-";
         const char *state = "down";
+        if (!pid && !dev_part_on(st, i, why, sizeof why)) state = "off";
         if (pid) {
             up++;
             snprintf(pidtext, sizeof pidtext, "%d", (int)pid);
             state = p->ready(st, st->port[i], why, sizeof why) ? "ready" : "alive";
             p->address(st, st->port[i], addr, sizeof addr);
         }
-        printf("%-10s %-8s %-6s %s", p->name, pidtext, state, addr);
+        printf("%-12s %-8s %-6s %s", p->name, pidtext, state, addr);
         if (pid && p->env_http) printf("  (control http://127.0.0.1:%d)", st->port[i]);
         printf("%s%s\n", why[0] ? "  " : "", why);
     }
@@ -126,7 +138,7 @@ static int dev_status(dev_stack_t *st, int purge) {
     load_ports(st);
     int up = print_parts(st);
     if (up == 0) printf("nothing is running in %s\n", st->dir);
-    return up == dev_nparts() ? 0 : up == 0 ? 3 : 1;
+    return up >= count_on(st) ? 0 : up == 0 ? 3 : 1;
 }
 
 /* --- down --- */
@@ -168,15 +180,15 @@ static void on_signal(int sig) {
 
 static int fail_part(dev_stack_t *st, int i, const char *what) {
     char log[DEV_FILE], name[64];
-    snprintf(name, sizeof name, "logs/%s.log", dev_parts[i].name);
+    snprintf(name, sizeof name, "logs/%s.log", dev_parts[i]->name);
     dev_path(st, name, log, sizeof log);
-    fprintf(stderr, "hookstream dev: %s: %s\n", dev_parts[i].name, what);
+    fprintf(stderr, "hookstream dev: %s: %s\n", dev_parts[i]->name, what);
     dev_log_tail(log, 15, stderr);
     return 1;
 }
 
 static int start_part(dev_stack_t *st, int i, pid_t *started) {
-    const dev_part_t *p = &dev_parts[i];
+    const dev_part_t *p = dev_parts[i];
     char err[DEV_PATH + 512], log[DEV_FILE], name[64], path[DEV_FILE], text[32];
     if (p->prepare && p->prepare(st, st->port[i], err, sizeof err)) return fail_part(st, i, err);
     dev_cmd_t cmd = {0};
@@ -217,7 +229,7 @@ typedef struct {
 /* Checks part i once: returns 1 when it is ready (its `after` step done), 0 when not yet, -1
  * when it failed (reported). */
 static int poll_part(dev_stack_t *st, int i, const progress_t *pr) {
-    const dev_part_t *p = &dev_parts[i];
+    const dev_part_t *p = dev_parts[i];
     char why[512] = "", err[512], msg[700];
     int64_t timeout = hs_config_int(st->cfg, "dev.start_timeout_ms");
     st->deadline_ms = pr->started_ms + timeout;
@@ -233,7 +245,7 @@ static int poll_part(dev_stack_t *st, int i, const progress_t *pr) {
     }
     snprintf(st->note, sizeof st->note, "%s", pr->note);
     if (p->after && p->after(st, st->port[i], err, sizeof err)) return -fail_part(st, i, err);
-    printf("  %-9s ready in %.1f s%s%s%s\n", p->name,
+    printf("  %-11s ready in %.1f s%s%s%s\n", p->name,
            (double)(dev_now_ms() - pr->started_ms) / 1000, st->note[0] ? " (" : "", st->note,
            st->note[0] ? ")" : "");
     fflush(stdout);
@@ -243,7 +255,10 @@ static int poll_part(dev_stack_t *st, int i, const progress_t *pr) {
 /* Waits until parts [from, upto) are ready, polling them together so that each is reported as
  * soon as it is ready. */
 static int wait_parts(dev_stack_t *st, int from, int upto, progress_t *pr) {
-    for (int pending = upto - from; pending > 0;) {
+    int pending = 0;
+    for (int i = from; i < upto; i++)
+        pending += !pr[i].ready;
+    while (pending > 0) {
         for (int i = from; i < upto; i++) {
             int r = pr[i].ready ? 0 : poll_part(st, i, &pr[i]);
             if (r < 0) return 1;
@@ -260,9 +275,15 @@ static int start_all(dev_stack_t *st) {
     int n = dev_nparts(), waited = 0;
     progress_t pr[DEV_MAX_PARTS] = {0};
     for (int i = 0; i < n; i++) {
-        if (dev_parts[i].barrier) {
+        if (dev_parts[i]->barrier) {
             if (wait_parts(st, waited, i, pr)) return 1;
             waited = i;
+        }
+        char why[512] = "";
+        if (!dev_part_on(st, i, why, sizeof why)) {
+            printf("  %-11s skipped: %s\n", dev_parts[i]->name, why);
+            pr[i].ready = 1;
+            continue;
         }
         pr[i].started_ms = dev_now_ms();
         st->deadline_ms = pr[i].started_ms + hs_config_int(st->cfg, "dev.start_timeout_ms");
@@ -276,7 +297,9 @@ static int start_all(dev_stack_t *st) {
 static int choose_ports(dev_stack_t *st) {
     int n = dev_nparts();
     for (int i = 0; i < n; i++) {
-        const dev_part_t *p = &dev_parts[i];
+        const dev_part_t *p = dev_parts[i];
+        char why[512];
+        if (!dev_part_on(st, i, why, sizeof why)) continue;
         int port = (int)hs_config_int(st->cfg, p->port_key);
         if (port > 0 && !dev_port_free(port)) {
             fprintf(stderr, "hookstream dev: port %d (%s) is in use; free it or set %s\n", port,
@@ -351,9 +374,10 @@ static int write_env(dev_stack_t *st) {
                             "# Load it into a shell with: source %s\n",
                             st->dir, path);
     for (int i = 0; i < dev_nparts(); i++) {
-        const dev_part_t *p = &dev_parts[i];
+        const dev_part_t *p = dev_parts[i];
+        if (!dev_part_on(st, i, NULL, 0)) continue;
         p->address(st, st->port[i], addr, sizeof addr);
-        env_line(buf, sizeof buf, &len, p->env_addr, addr);
+        if (p->env_addr) env_line(buf, sizeof buf, &len, p->env_addr, addr);
         snprintf(url, sizeof url, "http://127.0.0.1:%d", st->port[i]);
         if (p->env_http) env_line(buf, sizeof buf, &len, p->env_http, url);
         dev_cmd_t vars = {0};
@@ -381,15 +405,17 @@ static void print_summary(dev_stack_t *st) {
     char addr[512];
     printf("\nhookstream dev stack is up in %s\n", st->dir);
     for (int i = 0; i < dev_nparts(); i++) {
-        const dev_part_t *p = &dev_parts[i];
+        const dev_part_t *p = dev_parts[i];
+        if (!dev_part_on(st, i, NULL, 0)) continue;
         p->address(st, st->port[i], addr, sizeof addr);
         printf("  %-17s %s\n", p->label, addr);
         if (p->env_http) printf("  %-17s http://127.0.0.1:%d\n", "broker control", st->port[i]);
     }
     const char *label = "metrics";
     for (int i = 0; i < dev_nparts(); i++) {
-        if (!dev_parts[i].http) continue;
-        printf("  %-17s http://127.0.0.1:%d/metrics (%s)\n", label, st->port[i], dev_parts[i].name);
+        if (!dev_parts[i]->http || !dev_part_on(st, i, NULL, 0)) continue;
+        printf("  %-17s http://127.0.0.1:%d/metrics (%s)\n", label, st->port[i],
+               dev_parts[i]->name);
         label = "";
     }
     printf("  %-17s %s/logs/\n\n", "logs", st->dir);
@@ -423,8 +449,9 @@ fail:
 static int check_parts(dev_stack_t *st) {
     char err[DEV_PATH + 512];
     for (int i = 0; i < dev_nparts(); i++) {
-        if (dev_parts[i].check && dev_parts[i].check(st, err, sizeof err)) {
-            fprintf(stderr, "hookstream dev: %s: %s\n", dev_parts[i].name, err);
+        if (!dev_part_on(st, i, NULL, 0)) continue;
+        if (dev_parts[i]->check && dev_parts[i]->check(st, err, sizeof err)) {
+            fprintf(stderr, "hookstream dev: %s: %s\n", dev_parts[i]->name, err);
             return 1;
         }
     }
@@ -434,7 +461,7 @@ static int check_parts(dev_stack_t *st) {
 static int up_locked(dev_stack_t *st) {
     load_ports(st);
     int up = count_up(st);
-    if (up == dev_nparts()) {
+    if (up >= count_on(st)) {
         print_parts(st);
         printf("already up in %s (source %s/env)\n", st->dir, st->dir);
         return 0;

@@ -20,6 +20,9 @@ int cmd_deliver(int argc, char **argv);
 int cmd_endpoints(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_workflows(int argc, char **argv);
+int cmd_invalidator(int argc, char **argv);
+int cmd_analytics(int argc, char **argv);
 int cmd_flags(int argc, char **argv);
+int cmd_cache_proxy(int argc, char **argv);
 
 #endif

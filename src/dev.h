@@ -1,7 +1,8 @@
 /* The local stack behind `hookstream dev`: a table of parts (broker, Postgres, Redis, schema
- * registry, then the services), each a child process in its own session with a pid file, a log
- * and a readiness check, all under one directory (dev.dir). dev_proc.c holds the process, file
- * and port helpers, dev_parts.c the table of parts, cmd_dev.c the up/down/status commands.
+ * registry, then the services, then Prometheus), each a child process in its own session with a
+ * pid file, a log and a readiness check, all under one directory (dev.dir). dev_proc.c holds the
+ * process, file and port helpers, dev_parts.c the table of parts and the infrastructure parts,
+ * dev_services.c the later services and Prometheus, cmd_dev.c the up/down/status commands.
  * @locality: the main thread of `hookstream dev`; nothing here is shared between threads. */
 #ifndef HS_DEV_H
 #define HS_DEV_H
@@ -56,12 +57,16 @@ typedef struct {
     const char *name;     /* pid file run/<name>.pid, log logs/<name>.log */
     const char *label;    /* what its address is, in `up`'s summary ("schema registry") */
     const char *port_key; /* config key of its port (0 = pick a free one) */
-    const char *env_addr; /* variable that D/env exports the address as */
+    const char *env_addr; /* variable that D/env exports the address as (NULL: none) */
     const char *env_http; /* variable for its HTTP base URL when that is not the address */
     int http;             /* serves /metrics, /healthz, /readyz on http://127.0.0.1:port */
     int as_db_user;       /* runs as the postgres account when root (initdb/postgres refuse root) */
     int stop_signal;      /* what asks it to stop (postgres: SIGINT = fast shutdown) */
     int barrier;          /* every earlier part must be ready before this one starts */
+    /* Returns 1 when the part belongs in this stack; else 0 with the reason in why (software
+     * missing, nothing configured for it): `up` then skips it with that line, `status` shows it
+     * as off. NULL: always. */
+    int (*enabled)(const dev_stack_t *st, char *why, size_t n);
     /* Binaries present? Fails naming the Debian package. NULL: nothing to check. */
     hs_err_t (*check)(dev_stack_t *st, char *err, size_t n);
     /* One-off work before the start (initdb). NULL: none. */
@@ -84,11 +89,37 @@ typedef struct {
     void (*exports)(const dev_stack_t *st, int port, dev_cmd_t *vars);
 } dev_part_t;
 
-/* The parts in start order, ended by a row with name NULL; stopped in reverse order. */
-extern const dev_part_t dev_parts[];
+/* The parts in start order, ended by NULL; stopped in reverse order. */
+extern const dev_part_t *const dev_parts[];
+/* Parts defined in dev_services.c. */
+extern const dev_part_t dev_part_invalidator, dev_part_analytics, dev_part_cache_proxy;
+extern const dev_part_t dev_part_prometheus;
 
 /* Returns the number of parts. */
 int dev_nparts(void);
+
+/* Returns 1 when part i is enabled in this stack (see dev_part_t.enabled), else 0 with why. */
+int dev_part_on(const dev_stack_t *st, int i, char *why, size_t n);
+
+/* Returns 1 when GET http://127.0.0.1:port<path> answers 200; else 0 with the reason in why. */
+int dev_http_ok(int port, const char *path, char *why, size_t n);
+
+/* Part functions every hookstream HTTP service shares: ready = GET /readyz answers 200; its
+ * address is http://127.0.0.1:port. */
+int dev_http_ready(dev_stack_t *st, int port, char *why, size_t n);
+void dev_http_address(const dev_stack_t *st, int port, char *out, size_t n);
+
+/* Returns the port of the part called name in this stack (0 when there is none). */
+int dev_port_of(const dev_stack_t *st, const char *part);
+
+/* Writes the DSN of the stack's database (hookstream on its Postgres). */
+void dev_pg_dsn(const dev_stack_t *st, char *out, size_t n);
+
+/* Builds `<self> NAME --listen 127.0.0.1:PORT --brokers B [--dsn <the stack's database>]
+ * --registry R --set broker.control_url=...`: a consumer service of the stack (the control URL
+ * lets it create its retry tier and DLQ topics on the embedded broker). */
+void dev_service_command(const dev_stack_t *st, const char *name, int port, int with_dsn,
+                         dev_cmd_t *cmd);
 
 /* Returns the index of the part called name, or -1. */
 int dev_part_index(const char *name);
@@ -172,5 +203,10 @@ char **dev_env_new(const char *const *overrides);
 
 /* Reads a pid file; returns the pid or 0 when absent or malformed. */
 pid_t dev_pid_read(const char *path);
+
+/* Writes the program to run for name: name itself when it holds a '/', else the first
+ * executable name in PATH, /usr/bin or /usr/sbin. Returns 1 when it is executable, else 0 (out
+ * then holds name). */
+int dev_binary(const char *name, char *out, size_t n);
 
 #endif

@@ -1,6 +1,7 @@
-/* The parts of the dev stack, one row each in dev_parts: how to start it, when it is ready,
- * what to do once it is, and the address users get. Adding a service to `dev up` is adding its
- * row (and its functions) here. */
+/* The parts of the dev stack: the table dev_parts (start order), and the infrastructure parts
+ * and first services, each a dev_part_t beside its functions: how to start it, when it is ready,
+ * what to do once it is, and the address users get. Adding a service to `dev up` is writing its
+ * part (later ones in dev_services.c) and adding it to the table. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -45,7 +46,7 @@ void dev_cmd_add(dev_cmd_t *cmd, const char *fmt, ...) {
     cmd->used += (size_t)w + 1;
 }
 
-static int port_of(const dev_stack_t *st, const char *part) {
+int dev_port_of(const dev_stack_t *st, const char *part) {
     int i = dev_part_index(part);
     return i < 0 ? 0 : st->port[i];
 }
@@ -55,16 +56,14 @@ static int remaining_ms(const dev_stack_t *st) {
     return left < 1000 ? 1000 : (int)left;
 }
 
-static void http_address(const dev_stack_t *st, int port, char *out, size_t n) {
+void dev_http_address(const dev_stack_t *st, int port, char *out, size_t n) {
     (void)st;
     snprintf(out, n, "http://127.0.0.1:%d", port);
 }
 
-/* GET /readyz answering 200: what every hookstream HTTP service means by ready. */
-static int http_ready(dev_stack_t *st, int port, char *why, size_t n) {
-    (void)st;
-    char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/readyz", port);
+int dev_http_ok(int port, const char *path, char *why, size_t n) {
+    char url[300];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
     CURL *c = curl_easy_init();
     if (!c) return snprintf(why, n, "curl_easy_init failed"), 0;
     long status = 0;
@@ -80,6 +79,11 @@ static int http_ready(dev_stack_t *st, int port, char *why, size_t n) {
     if (rc != CURLE_OK) return snprintf(why, n, "GET %s: %s", url, curl_easy_strerror(rc)), 0;
     if (status != 200) return snprintf(why, n, "GET %s answered %ld", url, status), 0;
     return 1;
+}
+
+int dev_http_ready(dev_stack_t *st, int port, char *why, size_t n) {
+    (void)st;
+    return dev_http_ok(port, "/readyz", why, n);
 }
 
 /* Runs `<self> ARGS...` for part's one-off steps, output in the part's log. */
@@ -252,6 +256,10 @@ static void pg_dsn(int port, const char *db, char *out, size_t n) {
     snprintf(out, n, "postgresql://" PG_USER "@127.0.0.1:%d/%s", port, db);
 }
 
+void dev_pg_dsn(const dev_stack_t *st, char *out, size_t n) {
+    pg_dsn(dev_port_of(st, "postgres"), PG_DB, out, n);
+}
+
 static hs_err_t pg_create_db(dev_stack_t *st, int port, char *err, size_t n) {
     char dsn[128];
     pg_dsn(port, "postgres", dsn, sizeof dsn);
@@ -275,6 +283,9 @@ static hs_err_t pg_after(dev_stack_t *st, int port, char *err, size_t n) {
     if (!c) return HS_ERR_UNAVAILABLE;
     int applied = 0;
     e = hs_pg_migrate(c, &applied, err, n);
+    /* The embedded broker starts empty at every up: offsets a service keeps in Postgres (analytics'
+     * consumer_offsets) name messages of the last broker, past the new topics' ends. */
+    if (e == HS_OK) e = hs_pg_exec(c, "DELETE FROM consumer_offsets", err, n);
     PQfinish(c);
     if (e == HS_OK && applied > 0) {
         size_t len = strlen(st->note);
@@ -293,18 +304,7 @@ static void pg_address(const dev_stack_t *st, int port, char *out, size_t n) {
 
 /* Writes the redis-server to run: dev.redis_server as a path, else found in PATH or /usr/bin. */
 static int redis_binary(const dev_stack_t *st, char *out, size_t n) {
-    const char *name = hs_config_str(st->cfg, "dev.redis_server");
-    if (strchr(name, '/')) return snprintf(out, n, "%s", name), access(out, X_OK) == 0;
-    const char *path = getenv("PATH");
-    char dirs[4096];
-    snprintf(dirs, sizeof dirs, "%s:/usr/bin:/usr/sbin", path ? path : "");
-    char *save = NULL;
-    for (char *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-        snprintf(out, n, "%s/%s", d, name);
-        if (*d && access(out, X_OK) == 0) return 1;
-    }
-    snprintf(out, n, "%s", name);
-    return 0;
+    return dev_binary(hs_config_str(st->cfg, "dev.redis_server"), out, n);
 }
 
 static hs_err_t redis_check(dev_stack_t *st, char *err, size_t n) {
@@ -370,7 +370,7 @@ static void redis_retitled(const dev_stack_t *st, int port, char *out, size_t n)
 
 static void registry_command(const dev_stack_t *st, int port, dev_cmd_t *cmd) {
     char dsn[128];
-    pg_dsn(port_of(st, "postgres"), PG_DB, dsn, sizeof dsn);
+    pg_dsn(dev_port_of(st, "postgres"), PG_DB, dsn, sizeof dsn);
     dev_cmd_add(cmd, "%s", st->self);
     dev_cmd_add(cmd, "registry");
     dev_cmd_add(cmd, "--listen");
@@ -399,9 +399,9 @@ static void ingest_command(const dev_stack_t *st, int port, dev_cmd_t *cmd) {
     dev_cmd_add(cmd, "--brokers");
     dev_cmd_add(cmd, "%s", st->bootstrap);
     dev_cmd_add(cmd, "--registry");
-    dev_cmd_add(cmd, "http://127.0.0.1:%d", port_of(st, "registry"));
+    dev_cmd_add(cmd, "http://127.0.0.1:%d", dev_port_of(st, "registry"));
     dev_cmd_add(cmd, "--set"); /* creates hs.inbox.demo on the embedded broker */
-    dev_cmd_add(cmd, "broker.control_url=http://127.0.0.1:%d", port_of(st, "broker"));
+    dev_cmd_add(cmd, "broker.control_url=http://127.0.0.1:%d", dev_port_of(st, "broker"));
     dev_cmd_add(cmd, "--source");
     dev_cmd_add(cmd, "demo=shopify:" DEV_INGEST_DEMO_SECRET);
 }
@@ -531,21 +531,28 @@ static hs_err_t deliver_prepare(dev_stack_t *st, int port, char *err, size_t n) 
     return HS_OK;
 }
 
-static void deliver_command(const dev_stack_t *st, int port, dev_cmd_t *cmd) {
-    char dsn[128];
-    pg_dsn(port_of(st, "postgres"), PG_DB, dsn, sizeof dsn);
+void dev_service_command(const dev_stack_t *st, const char *name, int port, int with_dsn,
+                         dev_cmd_t *cmd) {
     dev_cmd_add(cmd, "%s", st->self);
-    dev_cmd_add(cmd, "deliver");
+    dev_cmd_add(cmd, "%s", name);
     dev_cmd_add(cmd, "--listen");
     dev_cmd_add(cmd, "127.0.0.1:%d", port);
     dev_cmd_add(cmd, "--brokers");
     dev_cmd_add(cmd, "%s", st->bootstrap);
-    dev_cmd_add(cmd, "--dsn");
-    dev_cmd_add(cmd, "%s", dsn);
+    if (with_dsn) {
+        char dsn[128];
+        dev_pg_dsn(st, dsn, sizeof dsn);
+        dev_cmd_add(cmd, "--dsn");
+        dev_cmd_add(cmd, "%s", dsn);
+    }
     dev_cmd_add(cmd, "--registry");
-    dev_cmd_add(cmd, "http://127.0.0.1:%d", port_of(st, "registry"));
+    dev_cmd_add(cmd, "http://127.0.0.1:%d", dev_port_of(st, "registry"));
     dev_cmd_add(cmd, "--set"); /* creates its retry tier and DLQ topics on the embedded broker */
-    dev_cmd_add(cmd, "broker.control_url=http://127.0.0.1:%d", port_of(st, "broker"));
+    dev_cmd_add(cmd, "broker.control_url=http://127.0.0.1:%d", dev_port_of(st, "broker"));
+}
+
+static void deliver_command(const dev_stack_t *st, int port, dev_cmd_t *cmd) {
+    dev_service_command(st, "deliver", port, 1, cmd);
 }
 
 /* The keys travel in the environment: a command line is readable by every local user. Local
@@ -583,7 +590,7 @@ static hs_err_t workflows_prepare(dev_stack_t *st, int port, char *err, size_t n
 
 static void workflows_command(const dev_stack_t *st, int port, dev_cmd_t *cmd) {
     char dsn[128], dir[DEV_FILE];
-    pg_dsn(port_of(st, "postgres"), PG_DB, dsn, sizeof dsn);
+    pg_dsn(dev_port_of(st, "postgres"), PG_DB, dsn, sizeof dsn);
     dev_path(st, "workflows", dir, sizeof dir);
     dev_cmd_add(cmd, "%s", st->self);
     dev_cmd_add(cmd, "workflows");
@@ -596,9 +603,9 @@ static void workflows_command(const dev_stack_t *st, int port, dev_cmd_t *cmd) {
     dev_cmd_add(cmd, "--set");
     dev_cmd_add(cmd, "postgres.dsn=%s", dsn);
     dev_cmd_add(cmd, "--set");
-    dev_cmd_add(cmd, "registry.url=http://127.0.0.1:%d", port_of(st, "registry"));
+    dev_cmd_add(cmd, "registry.url=http://127.0.0.1:%d", dev_port_of(st, "registry"));
     dev_cmd_add(cmd, "--set");
-    dev_cmd_add(cmd, "broker.control_url=http://127.0.0.1:%d", port_of(st, "broker"));
+    dev_cmd_add(cmd, "broker.control_url=http://127.0.0.1:%d", dev_port_of(st, "broker"));
 }
 
 static void workflows_env(const dev_stack_t *st, int port, dev_cmd_t *vars) {
@@ -619,105 +626,141 @@ static void workflows_exports(const dev_stack_t *st, int port, dev_cmd_t *vars) 
     dev_cmd_add(vars, "HS_WORKFLOWS_TOKEN=%s", s.admin_token);
 }
 
-const dev_part_t dev_parts[] = {
-    {.name = "broker",
-     .label = "kafka bootstrap",
-     .port_key = "dev.broker_control_port",
-     .env_addr = "HS_KAFKA_BROKERS",
-     .env_http = "HS_BROKER_CONTROL_URL",
-     .http = 1,
-     .stop_signal = SIGTERM,
-     .prepare = broker_prepare,
-     .command = broker_command,
-     .ready = broker_ready,
-     .address = broker_address},
-    {.name = "redis",
-     .label = "redis",
-     .port_key = "dev.redis_port",
-     .env_addr = "HS_REDIS_URL",
-     .stop_signal = SIGTERM,
-     .check = redis_check,
-     .prepare = redis_prepare,
-     .command = redis_command,
-     .ready = redis_ready,
-     .address = redis_address,
-     .retitled = redis_retitled},
-    {.name = "postgres",
-     .label = "postgres",
-     .port_key = "dev.pg_port",
-     .env_addr = "HS_POSTGRES_DSN",
-     .as_db_user = 1,
-     .stop_signal = SIGINT,
-     .check = pg_check,
-     .prepare = pg_prepare,
-     .command = pg_command,
-     .ready = pg_ready,
-     .after = pg_after,
-     .address = pg_address},
-    {.name = "registry",
-     .label = "schema registry",
-     .port_key = "dev.registry_port",
-     .env_addr = "HS_REGISTRY_URL",
-     .http = 1,
-     .stop_signal = SIGTERM,
-     .barrier = 1,
-     .command = registry_command,
-     .ready = http_ready,
-     .after = registry_after,
-     .address = http_address},
-    {.name = "ingest",
-     .label = "webhook ingest",
-     .port_key = "dev.ingest_port",
-     .env_addr = "HS_WEBHOOKS_URL",
-     .http = 1,
-     .stop_signal = SIGTERM,
-     .barrier = 1,
-     .command = ingest_command,
-     .ready = http_ready,
-     .address = http_address},
-    {.name = "deliver",
-     .label = "deliver admin API",
-     .port_key = "dev.deliver_port",
-     .env_addr = "HS_DELIVER_URL",
-     .http = 1,
-     .stop_signal = SIGTERM,
-     .check = deliver_check,
-     .prepare = deliver_prepare,
-     .command = deliver_command,
-     .ready = http_ready,
-     .address = http_address,
-     .env = deliver_env,
-     .exports = deliver_exports},
-    {.name = "workflows",
-     .label = "workflows API",
-     .port_key = "dev.workflows_port",
-     .env_addr = "HS_WORKFLOWS_URL",
-     .http = 1,
-     .stop_signal = SIGTERM,
-     .prepare = workflows_prepare,
-     .command = workflows_command,
-     .ready = http_ready,
-     .address = http_address,
-     .env = workflows_env,
-     .exports = workflows_exports},
-    {.name = NULL},
+static const dev_part_t broker_part = {
+    .name = "broker",
+    .label = "kafka bootstrap",
+    .port_key = "dev.broker_control_port",
+    .env_addr = "HS_KAFKA_BROKERS",
+    .env_http = "HS_BROKER_CONTROL_URL",
+    .http = 1,
+    .stop_signal = SIGTERM,
+    .prepare = broker_prepare,
+    .command = broker_command,
+    .ready = broker_ready,
+    .address = broker_address,
+};
+
+static const dev_part_t redis_part = {
+    .name = "redis",
+    .label = "redis",
+    .port_key = "dev.redis_port",
+    .env_addr = "HS_REDIS_URL",
+    .stop_signal = SIGTERM,
+    .check = redis_check,
+    .prepare = redis_prepare,
+    .command = redis_command,
+    .ready = redis_ready,
+    .address = redis_address,
+    .retitled = redis_retitled,
+};
+
+static const dev_part_t postgres_part = {
+    .name = "postgres",
+    .label = "postgres",
+    .port_key = "dev.pg_port",
+    .env_addr = "HS_POSTGRES_DSN",
+    .as_db_user = 1,
+    .stop_signal = SIGINT,
+    .check = pg_check,
+    .prepare = pg_prepare,
+    .command = pg_command,
+    .ready = pg_ready,
+    .after = pg_after,
+    .address = pg_address,
+};
+
+static const dev_part_t registry_part = {
+    .name = "registry",
+    .label = "schema registry",
+    .port_key = "dev.registry_port",
+    .env_addr = "HS_REGISTRY_URL",
+    .http = 1,
+    .stop_signal = SIGTERM,
+    .barrier = 1,
+    .command = registry_command,
+    .ready = dev_http_ready,
+    .after = registry_after,
+    .address = dev_http_address,
+};
+
+static const dev_part_t ingest_part = {
+    .name = "ingest",
+    .label = "webhook ingest",
+    .port_key = "dev.ingest_port",
+    .env_addr = "HS_WEBHOOKS_URL",
+    .http = 1,
+    .stop_signal = SIGTERM,
+    .barrier = 1,
+    .command = ingest_command,
+    .ready = dev_http_ready,
+    .address = dev_http_address,
+};
+
+static const dev_part_t deliver_part = {
+    .name = "deliver",
+    .label = "deliver admin API",
+    .port_key = "dev.deliver_port",
+    .env_addr = "HS_DELIVER_URL",
+    .http = 1,
+    .stop_signal = SIGTERM,
+    .check = deliver_check,
+    .prepare = deliver_prepare,
+    .command = deliver_command,
+    .ready = dev_http_ready,
+    .address = dev_http_address,
+    .env = deliver_env,
+    .exports = deliver_exports,
+};
+
+static const dev_part_t workflows_part = {
+    .name = "workflows",
+    .label = "workflows API",
+    .port_key = "dev.workflows_port",
+    .env_addr = "HS_WORKFLOWS_URL",
+    .http = 1,
+    .stop_signal = SIGTERM,
+    .prepare = workflows_prepare,
+    .command = workflows_command,
+    .ready = dev_http_ready,
+    .address = dev_http_address,
+    .env = workflows_env,
+    .exports = workflows_exports,
+};
+
+const dev_part_t *const dev_parts[] = {
+    &broker_part,
+    &redis_part,
+    &postgres_part,
+    &registry_part,
+    &ingest_part,
+    &deliver_part,
+    &workflows_part,
+    &dev_part_invalidator,
+    &dev_part_analytics,
+    &dev_part_cache_proxy, /* only with dev.cache_upstream */
+    &dev_part_prometheus,  /* last: scrapes every part above */
+    NULL,
 };
 
 int dev_nparts(void) {
     int n = 0;
-    while (dev_parts[n].name)
+    while (dev_parts[n])
         n++;
     return n;
 }
 
 int dev_part_index(const char *name) {
-    for (int i = 0; dev_parts[i].name; i++)
-        if (!strcmp(dev_parts[i].name, name)) return i;
+    for (int i = 0; dev_parts[i]; i++)
+        if (!strcmp(dev_parts[i]->name, name)) return i;
     return -1;
 }
 
+int dev_part_on(const dev_stack_t *st, int i, char *why, size_t n) {
+    return !dev_parts[i]->enabled || dev_parts[i]->enabled(st, why, n);
+}
+
 int dev_part_matches(const dev_stack_t *st, int i, pid_t pid) {
-    const dev_part_t *p = &dev_parts[i];
+    const dev_part_t *p = dev_parts[i];
     char sig[2048];
     if (p->retitled) {
         p->retitled(st, st->port[i], sig, sizeof sig);

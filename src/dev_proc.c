@@ -349,3 +349,17 @@ char **dev_env_new(const char *const *overrides) {
         env[k++] = (char *)overrides[j];
     return env;
 }
+
+int dev_binary(const char *name, char *out, size_t n) {
+    if (strchr(name, '/')) return snprintf(out, n, "%s", name), access(out, X_OK) == 0;
+    const char *path = getenv("PATH");
+    char dirs[4096];
+    snprintf(dirs, sizeof dirs, "%s:/usr/bin:/usr/sbin", path ? path : "");
+    char *save = NULL;
+    for (char *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+        snprintf(out, n, "%s/%s", d, name);
+        if (*d && access(out, X_OK) == 0) return 1;
+    }
+    snprintf(out, n, "%s", name);
+    return 0;
+}

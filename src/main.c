@@ -24,6 +24,9 @@ static const cli_cmd_t commands[] = {
     {"endpoints", cmd_endpoints, "add, list, show, enable, disable, rotate deliver endpoints"},
     {"replay", cmd_replay, "re-deliver an event, a time range or failures to an endpoint"},
     {"workflows", cmd_workflows, "run workflows; list, show, cancel and retry their runs"},
+    {"invalidator", cmd_invalidator, "invalidate cache tags in Redis from events (cache-proxy)"},
+    {"cache-proxy", cmd_cache_proxy, "caching reverse proxy for an API (L1 memory, L2 Redis)"},
+    {"analytics", cmd_analytics, "aggregate events into windows and business views in Postgres"},
     {"flags", cmd_flags, "list, show, change and evaluate feature flags (flagd format)"},
     {"config", cmd_config, "show the effective configuration, write docs/config.md"},
     {"version", cmd_version, "print the version"},
@@ -35,7 +38,7 @@ static void usage(FILE *out) {
           "commands:\n",
           out);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-11s %s\n", commands[i].name, commands[i].summary);
 }
 
 static int cmd_help(int argc, char **argv) {

@@ -15,7 +15,10 @@ cleanup() {
 trap cleanup EXIT
 cd "$tmp" || exit 1
 d=$tmp/stack
-parts="broker redis postgres registry ingest deliver workflows"
+parts="broker redis postgres registry ingest deliver workflows invalidator analytics"
+# Prometheus is a part only where it is installed (dev.prometheus).
+has_prometheus=0
+command -v prometheus >/dev/null && has_prometheus=1 && parts="$parts prometheus"
 
 # alive PID: the process exists and is not a zombie waiting for a parent that does not reap
 alive() { [ -r "/proc/$1/stat" ] && [ "$(sed 's/.*) //' "/proc/$1/stat" | cut -c1)" != Z ]; }
@@ -43,6 +46,14 @@ for want in "kafka bootstrap +127\.0\.0\.1:[0-9]+" "postgresql://postgres@127\.0
 done
 for p in $parts; do expect_match "$OUT" "  $p +ready in" "up reports $p ready"; done
 [ -f "$d/env" ] && pass "env written" || fail "no $d/env"
+if ((has_prometheus)); then
+    expect_match "$OUT" "prometheus +http://127\.0\.0\.1:[0-9]+" "up prints Prometheus's address"
+    expect_match "$(cat "$d/env")" "^export HS_PROMETHEUS_URL=" "env exports HS_PROMETHEUS_URL"
+    for p in broker registry ingest deliver workflows invalidator analytics; do
+        expect_match "$(cat "$d/prometheus/targets/$p.json" 2>&1)" "\"job\": \"$p\"" "a scrape target for $p"
+    done
+    expect_match "$(cat "$d/prometheus/prometheus.yml")" "scrape_interval: 2000ms" "the dev scrape interval"
+fi
 for var in HS_KAFKA_BROKERS HS_POSTGRES_DSN HS_REDIS_URL HS_REGISTRY_URL HS_BROKER_CONTROL_URL \
     HS_WEBHOOKS_URL HS_DELIVER_URL HS_DELIVER_TOKEN; do
     expect_match "$(cat "$d/env")" "^export $var=" "env exports $var"
@@ -160,6 +171,18 @@ expect_rc 1 "missing postgres binaries" -- "$HOOKSTREAM" dev up --dir "$tmp/nopg
 expect_match "$ERR" "postgresql-15.*ops/deps.sh" "message names the package and deps.sh"
 expect_rc 1 "missing redis" -- "$HOOKSTREAM" dev up --dir "$tmp/nored" --set dev.redis_server="$tmp/none/redis-server"
 expect_match "$ERR" "package redis-server" "message names the redis package"
+
+# Prometheus missing is no failure: the part is off, with how to get it.
+expect_rc 3 "status where prometheus is not installed" -- "$HOOKSTREAM" dev status --dir "$tmp/noprom" \
+    --set dev.prometheus="$tmp/none/prometheus"
+expect_match "$OUT" "^prometheus +- +off +- .*Debian package prometheus" "status shows prometheus off and how to get it"
+expect_match "$OUT" "^cache-proxy +- +off +- .*dev\.cache_upstream is not set" "cache-proxy is off without an upstream"
+if ((has_prometheus)); then
+    expect_rc 1 "up with a bad scrape interval" -- "$HOOKSTREAM" dev up --dir "$tmp/badiv" \
+        --set dev.prometheus_scrape_interval=fast
+    expect_match "$ERR" "dev\.prometheus_scrape_interval: 'fast' is not a duration" "the bad interval is named"
+    expect_rc 3 "nothing started with a bad interval" -- "$HOOKSTREAM" dev status --dir "$tmp/badiv"
+fi
 
 # --- a part that fails: named, its log shown, what was started is stopped ---
 mkdir -p "$tmp/fakepg" && chmod 755 "$tmp" "$tmp/fakepg"

@@ -690,3 +690,66 @@ Test(http, the_service_can_shape_the_servers_own_errors) {
     cr_assert_eq(r.status, 200);
     res_free(&r);
 }
+
+/* A fallback handler that echoes what it saw: method, target, a header, the client address. */
+static int count_header(void *opaque, const char *name, const char *value) {
+    (void)value;
+    if (!strcasecmp(name, "X-Probe")) (*(int *)opaque)++;
+    return 0;
+}
+
+static void h_fallback(hs_http_req_t *req, void *opaque) {
+    (void)opaque;
+    char peer[64], body[9000];
+    int probes = 0;
+    hs_http_req_headers(req, count_header, &probes);
+    snprintf(body, sizeof body, "%s %s %d %s", hs_http_req_method(req), hs_http_req_target(req),
+             probes, hs_http_req_peer(req, peer, sizeof peer));
+    hs_http_respond(req, 299, "text/plain", body, strlen(body));
+}
+
+static void bare_server(int with_fallback) {
+    hs_http_server_destroy(srv);
+    hs_http_opts_t opts = {.listen = "127.0.0.1:0", .service = "test", .no_builtins = 1};
+    srv = hs_http_server_new(&opts, err, sizeof err);
+    cr_assert_not_null(srv, "%s", err);
+    hs_http_route(srv, "POST", "/echo", h_echo, NULL);
+    if (with_fallback) hs_http_set_fallback(srv, h_fallback, NULL);
+    cr_assert_eq(hs_http_server_start(srv, err, sizeof err), HS_OK, "%s", err);
+}
+
+Test(http, fallback_answers_every_unmatched_request) {
+    bare_server(1);
+    static const char *const cases[][2] = {
+        {"GET", "/metrics"}, /* no built-ins: the fallback's */
+        {"GET", "/products/42?fields=a%20b&x"},
+        {"DELETE", "/echo"}, /* known path, other method: not a 405 */
+        {"PATCH", "/"},
+        {"GET", "/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q/r/s/t/u/v/w/x/y/z/1/2/3/4/5/6/7/8"},
+    };
+    const char *const hdrs[] = {"X-Probe: 1", "x-probe: 2", NULL};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        res_t r = call(cases[i][0], cases[i][1], NULL, 0, 0, hdrs);
+        char want[9000];
+        snprintf(want, sizeof want, "%s %s 2 127.0.0.1", cases[i][0], cases[i][1]);
+        cr_assert_eq(r.status, 299, "%s %s: %ld", cases[i][0], cases[i][1], r.status);
+        cr_assert_str_eq(r.body, want);
+        res_free(&r);
+    }
+    res_t r = call("POST", "/echo", "hi", 2, 0, NULL); /* routes still come first */
+    cr_assert_eq(r.status, 201);
+    res_free(&r);
+    r = get("/bad/%zz");
+    assert_problem(&r, 400, "Bad Request");
+    res_free(&r);
+    char *text = hs_metrics_render();
+    cr_assert(strstr(text, "route=\"fallback\""), "counted under route fallback");
+    free(text);
+}
+
+Test(http, no_builtins_without_fallback_is_404) {
+    bare_server(0);
+    res_t r = get("/healthz");
+    assert_problem(&r, 404, "Not Found");
+    res_free(&r);
+}
