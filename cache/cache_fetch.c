@@ -14,10 +14,6 @@
 
 #define ERR_MAX 512
 
-static int64_t mono_ms(void) {
-    return (int64_t)(cache_mono() * 1000);
-}
-
 /* An answer of the proxy's own (502/504) as an entry, so waiters can share it. */
 static cache_entry_t *error_entry(int status, const char *detail) {
     json_t *doc = json_pack("{s:s, s:s, s:i, s:s}", "type", "about:blank", "title",
@@ -26,8 +22,8 @@ static cache_entry_t *error_entry(int status, const char *detail) {
     char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
     cache_header_t h[] = {{"Content-Type", "application/problem+json"}};
-    cache_entry_t *e = cache_entry_new(status, cache_wall_ms(), 0, h, 1, text ? text : "",
-                                       text ? strlen(text) : 0);
+    cache_entry_t *e =
+        cache_entry_new(status, hs_wall_ms(), 0, h, 1, text ? text : "", text ? strlen(text) : 0);
     free(text);
     return e;
 }
@@ -78,10 +74,10 @@ static hs_err_t call(worker_t *w, job_t *job, const char *method, cache_upstream
 }
 
 static void l1_put(cache_proxy_t *p, job_t *job, cache_entry_t *e, uint64_t stamp) {
-    int64_t ttl = job->route->l1_ttl_ms, fresh = e->fresh_until_ms - cache_wall_ms();
+    int64_t ttl = job->route->l1_ttl_ms, fresh = e->fresh_until_ms - hs_wall_ms();
     ttl = fresh < ttl ? fresh : ttl;
     if (ttl <= 0) return;
-    int64_t now = mono_ms();
+    int64_t now = hs_mono_ms();
     if (cache_l1_put(p->l1, job->key, job->tenant, job->tagp, job->ntags, e, now + ttl, stamp,
                      now) == CACHE_L1_STALE) {
         const char *tier = "l1";
@@ -176,7 +172,7 @@ static void store(worker_t *w, job_t *job, cache_entry_t *e, int64_t ttl_ms, uin
  * the failure. */
 static void upstream_failed(cache_proxy_t *p, job_t *job, hs_err_t err, cache_upstream_resp_t *resp,
                             const char *errstr, cache_entry_t *stale, const char *xcache) {
-    int64_t now = cache_wall_ms();
+    int64_t now = hs_wall_ms();
     if (stale && job->route && now <= stale->fresh_until_ms + job->route->stale_if_error_ms) {
         finish(p, job, stale, stale, "STALE", "stale_if_error");
         return;
@@ -201,7 +197,7 @@ static void fetch(worker_t *w, job_t *job, cache_entry_t *stale, const char *xca
         cache_upstream_resp_clear(&resp);
         return;
     }
-    int64_t ttl = 0, now = cache_wall_ms();
+    int64_t ttl = 0, now = hs_wall_ms();
     cache_policy_t pol =
         cache_policy_answer((int)resp.status, resp.headers, resp.nheaders, resp.len, p->max_object,
                             job->route->ttl_ms, &ttl, NULL);
@@ -222,7 +218,7 @@ static void lookup(worker_t *w, job_t *job) {
     cache_entry_t *e;
     job->snap.stamp = cache_l1_stamp(p->l1, job->tenant, job->tagp, job->ntags);
     cache_redis_result(p, l2_read(p, w->redis, job, &e, err, sizeof err), "get", err);
-    if (e && e->fresh_until_ms > cache_wall_ms()) {
+    if (e && e->fresh_until_ms > hs_wall_ms()) {
         l1_put(p, job, e, job->snap.stamp);
         cache_answer(p, job, e, "HIT-L2", "hit_l2");
     } else if (cache_flight_join(p, job)) {
@@ -266,7 +262,7 @@ static void pass(worker_t *w, job_t *job) {
                job->tenant, "tag", job->tags[i], "deleted", (json_int_t)deleted, "redis",
                rc == HS_OK);
     }
-    cache_entry_t *e = cache_entry_new((int)resp.status, cache_wall_ms(), 0, resp.headers,
+    cache_entry_t *e = cache_entry_new((int)resp.status, hs_wall_ms(), 0, resp.headers,
                                        resp.nheaders, resp.body, resp.len);
     cache_upstream_resp_clear(&resp);
     finish(p, job, e, e, xcache, job->kind == JOB_PRIVATE ? "uncacheable" : "bypass");

@@ -13,6 +13,7 @@
 #include "cache_route.h"
 #include "cache_upstream.h"
 #include "hs_cachetag.h"
+#include "hs_clock.h"
 #include "hs_config.h"
 #include "hs_http.h"
 #include "hs_metrics.h"
@@ -114,8 +115,6 @@ typedef struct {
 } worker_t;
 
 /* cache_proxy.c */
-double cache_mono(void);
-int64_t cache_wall_ms(void);
 /* Records the outcome of a Redis operation: counts errors per op, keeps hs_cache_redis_up,
  * and logs when an outage starts (with errstr) and when it ends. */
 void cache_redis_result(cache_proxy_t *p, int ok, const char *op, const char *errstr);

@@ -9,10 +9,6 @@
 #include "cache_policy.h"
 #include "hs_log.h"
 
-static int64_t mono_ms(void) {
-    return (int64_t)(cache_mono() * 1000);
-}
-
 static void respond(cache_proxy_t *p, hs_http_req_t *req, const cache_entry_t *e,
                     const char *xcache, const char *route, const char *result, double start) {
     for (size_t i = 0; i < e->nheaders; i++)
@@ -20,14 +16,14 @@ static void respond(cache_proxy_t *p, hs_http_req_t *req, const cache_entry_t *e
     hs_http_add_header(req, "X-Cache", xcache);
     if (strncmp(xcache, "HIT", 3) == 0 || strcmp(xcache, "STALE") == 0) {
         char age[24];
-        int64_t ms = cache_wall_ms() - e->stored_ms;
+        int64_t ms = hs_wall_ms() - e->stored_ms;
         snprintf(age, sizeof age, "%lld", (long long)(ms > 0 ? ms / 1000 : 0));
         hs_http_add_header(req, "Age", age);
     }
     hs_http_respond(req, e->status, NULL, e->body, e->body_len);
     const char *labels[] = {route, result};
     hs_metric_add(p->m.requests, labels, 1);
-    hs_metric_observe(p->m.request_seconds, labels, cache_mono() - start);
+    hs_metric_observe(p->m.request_seconds, labels, hs_mono_s() - start);
 }
 
 void cache_answer(cache_proxy_t *p, job_t *job, const cache_entry_t *e, const char *xcache,
@@ -81,7 +77,7 @@ static const char *tenant_of(cache_proxy_t *p, hs_http_req_t *req, const cache_r
 /* Answers from L1 when it holds the key; returns 1 when it did. */
 static int l1_hit(cache_proxy_t *p, hs_http_req_t *req, const cache_route_t *r, const char *key,
                   double start) {
-    cache_entry_t *e = cache_l1_get(p->l1, key, mono_ms(), NULL);
+    cache_entry_t *e = cache_l1_get(p->l1, key, hs_mono_ms(), NULL);
     const char *labels[] = {"l1", r->path, e ? "hit" : "miss"};
     hs_metric_add(p->m.lookups, labels, 1);
     if (!e) return 0;
@@ -121,7 +117,7 @@ static job_t *job_new(hs_http_req_t *req, job_kind_t kind, const cache_match_t *
 /* On the HTTP thread: L1 hits are answered here, without allocating; the rest becomes a job. */
 void cache_on_request(hs_http_req_t *req, void *opaque) {
     cache_proxy_t *p = opaque;
-    double start = cache_mono();
+    double start = hs_mono_s();
     const char *method = hs_http_req_method(req);
     int read = !strcmp(method, "GET") || !strcmp(method, "HEAD");
     cache_match_t *m = &match_buf;

@@ -134,7 +134,7 @@ static int key_free(hs_consumer_t *c, cpart_t *p, int i) {
 
 static void dispatch(hs_consumer_t *c, hs_consumer_msg_t *m) {
     m->state = MSG_RUNNING;
-    m->started = hs_consumer_mono();
+    m->started = hs_mono_s();
     c->handler(m, c->opaque);
 }
 
@@ -171,7 +171,7 @@ static void count_finished(hs_consumer_t *c, hs_consumer_msg_t *m) {
     const char *topic = rd_kafka_topic_name(m->rkm->rkt);
     const char *lv[] = {c->service, topic, outcome[m->outcome]};
     hs_metric_add(c->m_msgs, lv, 1);
-    if (m->started > 0) hs_metric_observe(c->m_seconds, lv, hs_consumer_mono() - m->started);
+    if (m->started > 0) hs_metric_observe(c->m_seconds, lv, hs_mono_s() - m->started);
 }
 
 /* Applies every completion reported since the last call, until none is left. */
@@ -205,7 +205,7 @@ static void on_message(hs_consumer_t *c, rd_kafka_message_t *rkm) {
             len < sizeof due)
             memcpy(due, v, len);
         int64_t at = strtoll(due, NULL, 10);
-        if (at > hs_consumer_now_ms()) {
+        if (at > hs_wall_ms()) {
             p->due = 1;
             p->due_at_ms = at;
             part_op(c, p, rkm->offset);
@@ -232,7 +232,7 @@ static void on_message(hs_consumer_t *c, rd_kafka_message_t *rkm) {
 
 /* Resumes tier partitions whose head is due; returns ms until the next one is due, or -1. */
 static int due_timers(hs_consumer_t *c) {
-    int64_t now = hs_consumer_now_ms(), next = -1;
+    int64_t now = hs_wall_ms(), next = -1;
     for (cpart_t *p = c->parts; p; p = p->next) {
         if (!p->due) continue;
         if (p->due_at_ms <= now) {
@@ -305,12 +305,12 @@ static int unfinished(hs_consumer_t *c, int only_revoking) {
 /* Lets in-flight work of the marked partitions finish for up to ms (completions come from other
  * threads, so this waits on the completion signal rather than polling the consumer). */
 static void wait_unfinished(hs_consumer_t *c, int only_revoking, int ms) {
-    double end = hs_consumer_mono() + ms / 1000.0;
+    double end = hs_mono_s() + ms / 1000.0;
     for (;;) {
         drain(c);
         int next = hs_consumer_resend(c);
-        if (!unfinished(c, only_revoking) || hs_consumer_mono() >= end) return;
-        double left = end - hs_consumer_mono();
+        if (!unfinished(c, only_revoking) || hs_mono_s() >= end) return;
+        double left = end - hs_mono_s();
         if (next >= 0 && next / 1000.0 < left) left = next / 1000.0;
         if (left > 0.1) left = 0.1;
         struct timespec ts;
@@ -444,7 +444,7 @@ static void poll_once(hs_consumer_t *c, int max_ms) {
 /* Stop fetching, let in-flight work finish until the deadline, hand off the rest, wait for every
  * handoff's acknowledgement, commit, leave the group. */
 static hs_err_t shutdown_run(hs_consumer_t *c, char *errstr, size_t n) {
-    double t0 = hs_consumer_mono();
+    double t0 = hs_mono_s();
     for (cpart_t *p = c->parts; p; p = p->next) {
         p->full = 1;
         part_op(c, p, -1);
@@ -458,8 +458,8 @@ static hs_err_t shutdown_run(hs_consumer_t *c, char *errstr, size_t n) {
                 forced++;
             }
     int ack_ms = (int)hs_config_int(c->cfg, "kafka.timeout_ms") * 2;
-    double end = hs_consumer_mono() + ack_ms / 1000.0;
-    while (hs_consumer_handoffs_pending(c) > 0 && hs_consumer_mono() < end)
+    double end = hs_mono_s() + ack_ms / 1000.0;
+    while (hs_consumer_handoffs_pending(c) > 0 && hs_mono_s() < end)
         wait_unfinished(c, 0, 100);
     drain(c);
     int left = hs_consumer_handoffs_pending(c);
@@ -469,7 +469,7 @@ static hs_err_t shutdown_run(hs_consumer_t *c, char *errstr, size_t n) {
                c->service, "error", rd_kafka_err2str(err));
     rd_kafka_consumer_close(c->rk);
     hs_log(HS_LOG_INFO, "consumer stopped", "{s:s, s:i, s:i, s:f}", "service", c->service,
-           "handed_off", forced, "unacknowledged", left, "seconds", hs_consumer_mono() - t0);
+           "handed_off", forced, "unacknowledged", left, "seconds", hs_mono_s() - t0);
     if (left > 0)
         return hs_fail(HS_ERR_TIMEOUT, errstr, n,
                        "%d handoffs were not acknowledged by the broker; their messages were not "

@@ -41,6 +41,14 @@ typedef struct {
 
 /* Most retry tiers a consumer has. */
 #define HS_CONSUMER_MAX_TIERS 16
+/* Most entries of a consumer's topic list. */
+#define HS_CONSUMER_MAX_TOPICS 32
+
+/* Splits spec, a comma-separated topic list ("hs.events.orders,^hs\.events\..*"), into
+ * topics (room for HS_CONSUMER_MAX_TOPICS + 1; NULL-terminated; entries past the maximum are
+ * ignored), copying the strings into buf (size bytes; a longer spec is cut). Returns the
+ * number of topics. */
+size_t hs_consumer_topics_split(const char *spec, char *buf, size_t size, const char **topics);
 
 /* Returns a new consumer (creates missing retry/DLQ topics, joins nothing yet) or NULL with
  * errstr. cfg borrowed for the consumer's life; opts and the arrays it points to are copied. */

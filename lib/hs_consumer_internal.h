@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "hs_clock.h"
 #include "hs_consumer.h"
 #include "hs_heartbeat.h"
 #include "hs_metrics.h"
@@ -80,10 +81,6 @@ struct hs_consumer {
     hs_heartbeat_t *hb; /* last poll and lag gauges, /readyz (hs_consumer_ready) */
     hs_metric_t *m_msgs, *m_seconds, *m_inflight, *m_rebalances, *m_handoff_fail;
 };
-
-/* Thread-safe monotonic and wall clocks. */
-double hs_consumer_mono(void);
-int64_t hs_consumer_now_ms(void);
 
 /* Messages (hs_consumer_msg.c). msg_new takes ownership of rkm; returns NULL on a bad origin
  * header (the caller hands that message to the DLQ itself). */

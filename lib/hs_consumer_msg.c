@@ -16,18 +16,6 @@
 #define RESEND_MIN_MS 100
 #define RESEND_MAX_MS 5000
 
-double hs_consumer_mono(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-int64_t hs_consumer_now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- lifetime ----------------------------------------------------------------------------- */
 
 static void msg_free(hs_consumer_msg_t *m) {
@@ -236,7 +224,7 @@ static void resend_later(handoff_t *h) {
     int64_t backoff = RESEND_MIN_MS << (h->failures < 6 ? h->failures : 6);
     if (backoff > RESEND_MAX_MS) backoff = RESEND_MAX_MS;
     pthread_mutex_lock(&c->mtx);
-    h->resend_at_ms = hs_consumer_now_ms() + backoff;
+    h->resend_at_ms = hs_wall_ms() + backoff;
     h->next = c->resend;
     c->resend = h;
     pthread_mutex_unlock(&c->mtx);
@@ -311,7 +299,7 @@ void hs_consumer_producer_event(rd_kafka_t *rk, rd_kafka_event_t *ev, void *opaq
 }
 
 int hs_consumer_resend(hs_consumer_t *c) {
-    int64_t now = hs_consumer_now_ms(), next = -1;
+    int64_t now = hs_wall_ms(), next = -1;
     handoff_t *due = NULL;
     pthread_mutex_lock(&c->mtx);
     for (handoff_t **pp = &c->resend; *pp;) {
@@ -356,7 +344,7 @@ void hs_consumer_msg_handoff(hs_consumer_msg_t *m, hs_consumer_verdict_t v, int6
     if (!handoff_begin(m, v == HS_CONSUMER_FAIL ? OUT_DEAD : OUT_RETRIED, 0)) return;
     if (after_ms < 0) after_ms = 0;
     rd_kafka_headers_t *h = handoff_headers(m, v == HS_CONSUMER_RETRY ? m->attempt + 1 : m->attempt,
-                                            hs_consumer_now_ms() + after_ms);
+                                            hs_wall_ms() + after_ms);
     const char *topic = c->dlq_topic;
     if (v == HS_CONSUMER_RETRY) {
         topic = c->tier_topics[hs_consumer_tier_pick(c->tiers_ms, c->ntiers, after_ms)];
@@ -397,5 +385,5 @@ void hs_consumer_msg_force(hs_consumer_msg_t *m) {
     if (skip) return;
     handoff_begin(m, OUT_RETRIED, 1);
     /* Unfinished, not failed: same attempt, due at once, so a restart picks it up directly. */
-    handoff_start(m, c->tier_topics[0], handoff_headers(m, m->attempt, hs_consumer_now_ms()));
+    handoff_start(m, c->tier_topics[0], handoff_headers(m, m->attempt, hs_wall_ms()));
 }

@@ -90,3 +90,13 @@ size_t hs_consumer_tier_pick(const int64_t *tiers_ms, size_t n, int64_t after_ms
         if (tiers_ms[i] <= after_ms) pick = i;
     return pick;
 }
+
+size_t hs_consumer_topics_split(const char *spec, char *buf, size_t size, const char **topics) {
+    snprintf(buf, size, "%s", spec);
+    size_t n = 0;
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t && n < HS_CONSUMER_MAX_TOPICS;
+         t = strtok_r(NULL, ",", &save))
+        topics[n++] = t;
+    topics[n] = NULL;
+    return n;
+}

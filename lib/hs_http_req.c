@@ -370,20 +370,11 @@ static const struct {
     int status;
     const char *title;
 } titles[] = {
-    {400, "Bad Request"},
-    {401, "Unauthorized"},
-    {403, "Forbidden"},
-    {404, "Not Found"},
-    {405, "Method Not Allowed"},
-    {409, "Conflict"},
-    {413, "Content Too Large"},
-    {415, "Unsupported Media Type"},
-    {422, "Unprocessable Content"},
-    {429, "Too Many Requests"},
-    {500, "Internal Server Error"},
-    {501, "Not Implemented"},
-    {503, "Service Unavailable"},
-    {504, "Gateway Timeout"},
+    {400, "Bad Request"},         {401, "Unauthorized"},           {403, "Forbidden"},
+    {404, "Not Found"},           {405, "Method Not Allowed"},     {409, "Conflict"},
+    {413, "Content Too Large"},   {415, "Unsupported Media Type"}, {422, "Unprocessable Content"},
+    {429, "Too Many Requests"},   {500, "Internal Server Error"},  {501, "Not Implemented"},
+    {503, "Service Unavailable"}, {504, "Gateway Timeout"},
 };
 
 const char *hs_http_status_title(int status) {

@@ -95,7 +95,7 @@ void an_dlq_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
 }
 
 int an_dlq_settled(analytics_t *a, int wait_ms) {
-    int64_t end = an_now_ms() + wait_ms;
+    int64_t end = hs_wall_ms() + wait_ms;
     for (;;) {
         rd_kafka_poll(a->producer, 0);
         for (an_dlq_rec_t **pp = &a->dlq; *pp;) {
@@ -109,7 +109,7 @@ int an_dlq_settled(analytics_t *a, int wait_ms) {
             pp = &r->next;
         }
         if (!a->dlq_pending) return 1;
-        int64_t left = end - an_now_ms();
+        int64_t left = end - hs_wall_ms();
         if (left <= 0) return 0;
         rd_kafka_poll(a->producer, left < 50 ? (int)left : 50);
     }

@@ -167,7 +167,7 @@ static void job_failed(analytics_t *a) {
     a->failing = 1;
     a->backoff_ms = a->backoff_ms ? a->backoff_ms * 2 : BACKOFF_MIN_MS;
     if (a->backoff_ms > a->retry_max_ms) a->backoff_ms = a->retry_max_ms;
-    a->retry_at_ms = an_now_ms() + a->backoff_ms;
+    a->retry_at_ms = hs_wall_ms() + a->backoff_ms;
     char why[sizeof a->why];
     snprintf(why, sizeof why, "flush failing: %.*s", (int)(sizeof why - 16), a->job.err);
     an_set_why(a, why);
@@ -223,7 +223,7 @@ void an_flush_poll(analytics_t *a, int64_t now, int due) {
 
 int an_flush_until(analytics_t *a, int64_t deadline_ms, const char *why) {
     for (;;) {
-        int64_t now = an_now_ms();
+        int64_t now = hs_wall_ms();
         collect(a);
         an_job_state_t s = job_state(a);
         if (s == AN_JOB_IDLE) {

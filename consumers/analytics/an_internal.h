@@ -19,6 +19,7 @@
 #include "an_event.h"
 #include "an_store.h"
 #include "analytics.h"
+#include "hs_clock.h"
 #include "hs_heartbeat.h"
 #include "hs_http.h"
 #include "hs_metrics.h"
@@ -94,8 +95,6 @@ struct analytics {
 
     hs_metric_t *m_events, *m_flushes, *m_flush_seconds, *m_flush_rows, *m_windows, *m_rewinds;
 };
-
-int64_t an_now_ms(void);
 
 /* an_parts.c: the rebalance callback, positions and pausing. */
 void an_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *l,

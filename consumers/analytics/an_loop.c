@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "an_internal.h"
+#include "hs_consumer.h"
 #include "hs_log.h"
 
 #define BATCH 4096
@@ -13,12 +14,6 @@
  * spread over many minutes, e.g. a replay of old data, make many small windows). */
 #define MAX_WINDOWS 20000
 #define IDLE_FLUSH_MS 100
-
-int64_t an_now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void an_set_why(analytics_t *a, const char *why) {
     size_t n = strnlen(why, sizeof a->why - 1);
@@ -103,10 +98,12 @@ static void tick(analytics_t *a, int64_t now, int idle) {
 
 static hs_err_t subscribe(analytics_t *a, char *errstr, size_t n) {
     char buf[1024];
-    snprintf(buf, sizeof buf, "%s", hs_config_str(a->cfg, "analytics.topics"));
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
-    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save))
-        rd_kafka_topic_partition_list_add(l, t, RD_KAFKA_PARTITION_UA);
+    const char *topics[HS_CONSUMER_MAX_TOPICS + 1];
+    size_t nt = hs_consumer_topics_split(hs_config_str(a->cfg, "analytics.topics"), buf, sizeof buf,
+                                         topics);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)nt + 1);
+    for (size_t i = 0; i < nt; i++)
+        rd_kafka_topic_partition_list_add(l, topics[i], RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t err = rd_kafka_subscribe(a->rk, l);
     rd_kafka_topic_partition_list_destroy(l);
     if (err)
@@ -118,7 +115,7 @@ static hs_err_t subscribe(analytics_t *a, char *errstr, size_t n) {
 hs_err_t analytics_run(analytics_t *a, char *errstr, size_t errstr_size) {
     hs_err_t e = subscribe(a, errstr, errstr_size);
     if (e) return e;
-    a->last_flush_ms = an_now_ms();
+    a->last_flush_ms = hs_wall_ms();
     while (!atomic_load(&a->stopping)) {
         /* rd_kafka_consumer_poll rather than rd_kafka_consume_batch_queue: the batch API of
          * librdkafka 2.0 may hand out records made outdated by a seek or a rebalance (its
@@ -126,7 +123,7 @@ hs_err_t analytics_run(analytics_t *a, char *errstr, size_t errstr_size) {
          * record ready is cheap. */
         rd_kafka_message_t *m = rd_kafka_consumer_poll(a->rk, 100);
         hs_heartbeat_beat(a->hb);
-        int64_t now = an_now_ms();
+        int64_t now = hs_wall_ms();
         int taken = 0;
         for (; m; m = ++taken < BATCH ? rd_kafka_consumer_poll(a->rk, 0) : NULL) {
             take(a, m, now);
@@ -135,7 +132,7 @@ hs_err_t analytics_run(analytics_t *a, char *errstr, size_t errstr_size) {
         rd_kafka_poll(a->producer, 0);
         tick(a, now, taken < BATCH);
     }
-    int64_t deadline = an_now_ms() + hs_config_int(a->cfg, "consumer.shutdown_deadline_ms");
+    int64_t deadline = hs_wall_ms() + hs_config_int(a->cfg, "consumer.shutdown_deadline_ms");
     an_flush_until(a, deadline, "shutdown");
     rd_kafka_consumer_close(a->rk);
     return HS_OK;

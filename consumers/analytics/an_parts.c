@@ -188,14 +188,15 @@ static void assign(analytics_t *a, rd_kafka_topic_partition_list_t *l) {
         rd_kafka_resume_partitions(a->rk, l);
     else
         rd_kafka_pause_partitions(a->rk, l);
-    if (!known) a->resolve_at_ms = an_now_ms() + RESOLVE_RETRY_MS;
+    if (!known) a->resolve_at_ms = hs_wall_ms() + RESOLVE_RETRY_MS;
 }
 
 static void revoke(analytics_t *a, rd_kafka_topic_partition_list_t *l, int lost) {
     if (lost)
         an_rewind(a, "lost", "the group took the partitions away");
     else
-        an_flush_until(a, an_now_ms() + hs_config_int(a->cfg, "consumer.revoke_wait_ms"), "revoke");
+        an_flush_until(a, hs_wall_ms() + hs_config_int(a->cfg, "consumer.revoke_wait_ms"),
+                       "revoke");
     for (int i = 0; i < l->cnt; i++)
         part_remove(a, l->elems[i].topic, l->elems[i].partition);
     apply(a, l, 0);

@@ -138,13 +138,10 @@ static hs_err_t open_parts(deliver_t *d, char *errstr, size_t n) {
 }
 
 static hs_err_t open_consumer(deliver_t *d, char *errstr, size_t n) {
-    static char topics_buf[1024];
-    const char *topics[MAX_TOPICS + 1] = {0};
-    snprintf(topics_buf, sizeof topics_buf, "%s", hs_config_str(d->cfg, "deliver.topics"));
-    int nt = 0;
-    for (char *save = NULL, *t = strtok_r(topics_buf, ",", &save); t && nt < MAX_TOPICS;
-         t = strtok_r(NULL, ",", &save))
-        topics[nt++] = t;
+    char topics_buf[1024];
+    const char *topics[HS_CONSUMER_MAX_TOPICS + 1];
+    hs_consumer_topics_split(hs_config_str(d->cfg, "deliver.topics"), topics_buf, sizeof topics_buf,
+                             topics);
     hs_consumer_opts_t co = {.service = "deliver",
                              .group = hs_config_str(d->cfg, "deliver.group"),
                              .topics = topics,

@@ -39,13 +39,10 @@ static void *run_main(void *arg) {
 static ordered_t *start(deliver_t *d, deliver_ep_t *ep) {
     static const int64_t tier[] = {1000}; /* only used when a delivery ends in the DLQ path */
     char group[512], topics_buf[1024], err[512];
-    const char *topics[33] = {0};
+    const char *topics[HS_CONSUMER_MAX_TOPICS + 1];
     snprintf(group, sizeof group, "%s.ordered.%s", hs_config_str(d->cfg, "deliver.group"), ep->id);
-    snprintf(topics_buf, sizeof topics_buf, "%s", hs_config_str(d->cfg, "deliver.topics"));
-    int nt = 0;
-    for (char *save = NULL, *t = strtok_r(topics_buf, ",", &save); t && nt < 32;
-         t = strtok_r(NULL, ",", &save))
-        topics[nt++] = t;
+    hs_consumer_topics_split(hs_config_str(d->cfg, "deliver.topics"), topics_buf, sizeof topics_buf,
+                             topics);
     ordered_t *o = calloc(1, sizeof *o);
     if (!o) return NULL;
     o->d = d;

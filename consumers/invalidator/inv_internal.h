@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "hs_clock.h"
 #include "hs_consumer.h"
 #include "hs_eventdec.h"
 #include "hs_http.h"
@@ -78,7 +79,5 @@ int inv_sleep(invalidator_t *v, int64_t ms);
 /* Records a failure (logs the start of an outage) or a success (logs its end) of o. */
 void inv_outage_fail(inv_outage_t *o, const char *addr, const char *error);
 void inv_outage_ok(inv_outage_t *o);
-
-int64_t inv_now_ms(void);
 
 #endif

@@ -113,7 +113,7 @@ static int apply(inv_worker_t *w, hs_consumer_msg_t *m, const hs_envelope_t *env
         if (!invalidate(w, env->tenant, w->tags.tags[i])) return 0;
     int64_t t0 = hs_envelope_time_ms(env->time);
     if (w->tags.n && t0 >= 0) {
-        int64_t late = inv_now_ms() - t0;
+        int64_t late = hs_wall_ms() - t0;
         hs_metric_observe(v->m.seconds, NULL, late > 0 ? (double)late / 1000.0 : 0);
     }
     if (w->tags.nmissing) log_missing(m, env, &w->tags);

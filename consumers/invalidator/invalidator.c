@@ -15,12 +15,6 @@
 static const double seconds_buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                          0.5,   1,      2.5,   5,    10,    30,   60,  300};
 
-int64_t inv_now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void metrics_init(inv_metrics_t *m) {
     m->events = hs_metrics_counter("hs_invalidator_events_total",
                                    "Events the invalidator consumed, by type and outcome "
@@ -51,7 +45,7 @@ void inv_outage_fail(inv_outage_t *o, const char *addr, const char *error) {
     int first = !o->down;
     if (first) {
         o->down = 1;
-        o->since_ms = inv_now_ms();
+        o->since_ms = hs_wall_ms();
         o->failures = 0;
     }
     o->failures++;
@@ -69,7 +63,7 @@ void inv_outage_ok(inv_outage_t *o) {
     pthread_mutex_unlock(&o->mtx);
     if (was)
         hs_log(HS_LOG_INFO, "dependency available again, invalidations resume", "{s:s, s:f, s:I}",
-               "dependency", o->what, "outage_seconds", (double)(inv_now_ms() - since) / 1000.0,
+               "dependency", o->what, "outage_seconds", (double)(hs_wall_ms() - since) / 1000.0,
                "failed_attempts", (json_int_t)failures);
 }
 
@@ -80,7 +74,7 @@ static int outage_ready(inv_outage_t *o, char *why, size_t n) {
     pthread_mutex_unlock(&o->mtx);
     if (down)
         snprintf(why, n, "%s unavailable for %lld ms: invalidations wait", o->what,
-                 (long long)(inv_now_ms() - since));
+                 (long long)(hs_wall_ms() - since));
     return !down;
 }
 
@@ -181,13 +175,10 @@ static hs_err_t open_parts(invalidator_t *v, char *errstr, size_t n) {
 }
 
 static hs_err_t open_consumer(invalidator_t *v, char *errstr, size_t n) {
-    static char topics_buf[1024];
-    const char *topics[MAX_TOPICS + 1] = {0};
-    snprintf(topics_buf, sizeof topics_buf, "%s", hs_config_str(v->cfg, "invalidator.topics"));
-    int nt = 0;
-    for (char *save = NULL, *t = strtok_r(topics_buf, ",", &save); t && nt < MAX_TOPICS;
-         t = strtok_r(NULL, ",", &save))
-        topics[nt++] = t;
+    char topics_buf[1024];
+    const char *topics[HS_CONSUMER_MAX_TOPICS + 1];
+    hs_consumer_topics_split(hs_config_str(v->cfg, "invalidator.topics"), topics_buf,
+                             sizeof topics_buf, topics);
     /* Events are never handed to a retry tier (they wait in place, offsets held), but the
      * runtime wants one: the smallest set of topics. */
     static const int64_t tier[] = {5000};

@@ -101,8 +101,8 @@ hs_err_t wf_emit(wf_service_t *s, const char *type, const json_t *data, const ch
         rd_kafka_headers_destroy(h);
         return hs_fail(HS_ERR_UNAVAILABLE, errstr, n, "emit %s: %s", type, rd_kafka_err2str(err));
     }
-    int64_t deadline = wf_now_ms() + hs_config_int(s->cfg, "kafka.timeout_ms") + 5000;
-    while (!atomic_load(&w.done) && wf_now_ms() < deadline)
+    int64_t deadline = hs_wall_ms() + hs_config_int(s->cfg, "kafka.timeout_ms") + 5000;
+    while (!atomic_load(&w.done) && hs_wall_ms() < deadline)
         rd_kafka_poll(s->producer, 50);
     if (!atomic_load(&w.done)) /* w must outlive its report (message.timeout.ms bounds it) */
         rd_kafka_flush(s->producer, -1);

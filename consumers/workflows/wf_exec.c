@@ -148,7 +148,7 @@ static void exec_run(wf_service_t *s, wf_store_t *store, const char *owner, cons
     if (!x.def) {
         snprintf(x.error, sizeof x.error, "definition %s@%s: %s", run->workflow, run->version, err);
         finish(&x, "failed", x.error);
-    } else if (run->deadline_ms && wf_now_ms() > run->deadline_ms) {
+    } else if (run->deadline_ms && hs_wall_ms() > run->deadline_ms) {
         finish(&x, "failed", "timed out");
     } else if ((e = load(&x, err, sizeof err))) {
         wf_exec_store_failed(&x, "step runs not loaded", e, err);
@@ -205,14 +205,14 @@ void *wf_worker_main(void *arg) {
         }
         wf_run_t *runs = NULL;
         size_t n = 0;
-        int64_t claimed_ms = wf_now_ms();
+        int64_t claimed_ms = hs_wall_ms();
         hs_err_t e =
             wf_store_claim(store, owner, s->lease_ms, CLAIM_MAX, &runs, &n, err, sizeof err);
         if (e) hs_log(HS_LOG_ERROR, "runs not claimed", "{s:s}", "error", err);
         for (size_t i = 0; i < n; i++) {
             if (!atomic_load(&s->stopping))
                 exec_run(s, store, owner, &runs[i], claimed_ms);
-            else if (wf_store_run_sleep(store, runs[i].id, owner, wf_now_ms(), err, sizeof err))
+            else if (wf_store_run_sleep(store, runs[i].id, owner, hs_wall_ms(), err, sizeof err))
                 hs_log(HS_LOG_WARN, "claimed run not released", "{s:s, s:s}", "run", runs[i].id,
                        "error", err);
         }

@@ -170,7 +170,7 @@ static void breaker_record(wf_xrun_t *x, const wf_step_t *st, int ok) {
     wf_integration_t *in = st->integration ? wf_integration(x->s, st->integration) : NULL;
     if (!in) return;
     pthread_mutex_lock(&in->mtx);
-    hs_breaker_record(&in->breaker, ok, wf_now_ms());
+    hs_breaker_record(&in->breaker, ok, hs_wall_ms());
     pthread_mutex_unlock(&in->mtx);
 }
 
@@ -200,7 +200,7 @@ static wf_xres_t attempt_failed(wf_xrun_t *x, const wf_step_t *st, int attempt, 
         hs_log(HS_LOG_INFO, "step attempt failed: retried", "{s:s, s:s, s:s, s:i, s:I, s:s}",
                "workflow", x->run->workflow, "run", x->run->id, "step", st->id, "attempt", attempt,
                "delay_ms", (json_int_t)delay, "error", error);
-        return wait_step(x, st, wf_now_ms() + delay, error);
+        return wait_step(x, st, hs_wall_ms() + delay, error);
     }
     snprintf(x->error, sizeof x->error, "%s (attempt %d of %d%s)", error, attempt,
              st->retry.max_attempts, retryable ? "" : ", not retryable");
@@ -211,7 +211,7 @@ static wf_xres_t attempt_failed(wf_xrun_t *x, const wf_step_t *st, int attempt, 
 static wf_xres_t begin(wf_xrun_t *x, const wf_step_t *st, int *attempt) {
     char err[512];
     hs_err_t e = HS_OK;
-    int64_t now = wf_now_ms();
+    int64_t now = hs_wall_ms();
     if (now > x->lease_until_ms - x->s->lease_ms / 2) {
         e = wf_store_lease_extend(x->store, x->run->id, x->owner, x->s->lease_ms, err, sizeof err);
         if (!e) x->lease_until_ms = now + x->s->lease_ms;
@@ -223,7 +223,7 @@ static wf_xres_t begin(wf_xrun_t *x, const wf_step_t *st, int *attempt) {
 
 static void observe(wf_xrun_t *x, const wf_step_t *st, int64_t t0) {
     const char *lv[] = {x->run->workflow, wf_step_kind_str(st->kind)};
-    hs_metric_observe(x->s->m.step_seconds, lv, (double)(wf_now_ms() - t0) / 1000.0);
+    hs_metric_observe(x->s->m.step_seconds, lv, (double)(hs_wall_ms() - t0) / 1000.0);
 }
 
 /* ---- kinds --------------------------------------------------------------------------------- */
@@ -258,7 +258,7 @@ static wf_xres_t exec_action(wf_xrun_t *x, const wf_step_t *st, const wf_step_ru
                            .smtp_from = hs_config_str(x->s->cfg, "workflows.smtp_from")};
     hs_action_result_t ar = {0};
     const hs_action_t *action = hs_action_find(wf_step_kind_str(st->kind));
-    int64_t t0 = wf_now_ms();
+    int64_t t0 = hs_wall_ms();
     hs_err_t e = action ? action->run(params, &ctx, &ar) : HS_ERR_UNSUPPORTED;
     observe(x, st, t0);
     json_decref(params);
@@ -300,7 +300,7 @@ static wf_xres_t exec_emit(wf_xrun_t *x, const wf_step_t *st, const wf_step_run_
     const char *type = param(params, "event");
     const char *key = param(params, "key");
     const char *tenant = json_string_value(json_object_get(x->run->event, "tenant"));
-    int64_t t0 = wf_now_ms();
+    int64_t t0 = hs_wall_ms();
     hs_err_t e = wf_emit(x->s, type, json_object_get(params, "data"), key, id, tenant,
                          x->run->depth + 1, x->run->id, err, sizeof err);
     observe(x, st, t0);
@@ -383,7 +383,7 @@ static wf_xres_t exec_wait(wf_xrun_t *x, const wf_step_t *st, const wf_step_run_
 }
 
 wf_xres_t wf_exec_step(wf_xrun_t *x, const wf_step_t *st, const wf_step_run_t *sr) {
-    int64_t now = wf_now_ms();
+    int64_t now = hs_wall_ms();
     if (sr && !strcmp(sr->status, "waiting") && sr->wake_ms > now)
         return sleep_until(x, sr->wake_ms);
     switch (st->kind) {

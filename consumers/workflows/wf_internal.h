@@ -12,6 +12,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "hs_breaker.h"
+#include "hs_clock.h"
 #include "hs_consumer.h"
 #include "hs_eventdec.h"
 #include "hs_flags.h"
@@ -67,10 +68,10 @@ struct wf_service {
     pthread_cond_t batch_cond;
     struct wf_batch_item *batch_head, *batch_tail; /* messages whose runs wait to be created */
     pthread_t batcher;
-    atomic_int batch_stop; /* set once the consumer has stopped */
-    wf_store_t *sched_store;   /* @locality: scheduler thread */
-    rd_kafka_t *producer;      /* emit steps; delivery reports polled by the emitting worker */
-    int32_t *schema_ids;       /* per catalog index, registered on first emit; @locks: emit_mtx */
+    atomic_int batch_stop;   /* set once the consumer has stopped */
+    wf_store_t *sched_store; /* @locality: scheduler thread */
+    rd_kafka_t *producer;    /* emit steps; delivery reports polled by the emitting worker */
+    int32_t *schema_ids;     /* per catalog index, registered on first emit; @locks: emit_mtx */
     pthread_mutex_t emit_mtx;
     hs_http_server_t *http;
     struct wf_admin *admin;
@@ -112,7 +113,6 @@ const wf_def_t *wf_def_for_run(wf_service_t *s, wf_snap_t *snap, wf_store_t *sto
 void wf_wake_workers(wf_service_t *s);
 /* The integration named name, NULL when it has no limits configured. */
 wf_integration_t *wf_integration(wf_service_t *s, const char *name);
-int64_t wf_now_ms(void);
 
 /* ---- wf_trigger.c ---- */
 typedef struct wf_batch_item wf_batch_item_t;
@@ -135,8 +135,8 @@ void wf_emit_dr(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque);
 /* Produces a typed event (type, data, key; headers carry depth and run) with ce_id as its id and
  * waits for the broker's ack. HS_ERR_INVALID when data does not fit the type's schema. */
 hs_err_t wf_emit(wf_service_t *s, const char *type, const json_t *data, const char *key,
-                 const char *ce_id, const char *tenant, int depth, const char *run_id,
-                 char *errstr, size_t n);
+                 const char *ce_id, const char *tenant, int depth, const char *run_id, char *errstr,
+                 size_t n);
 
 /* ---- wf_sched.c ---- */
 void *wf_scheduler_main(void *arg);

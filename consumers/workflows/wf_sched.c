@@ -145,7 +145,7 @@ void *wf_scheduler_main(void *arg) {
     size_t nst = 0;
     int64_t last_reload = 0, last_prune = 0, last_stats = 0;
     while (st && !atomic_load(&s->stopping)) {
-        int64_t now = wf_now_ms();
+        int64_t now = hs_wall_ms();
         if (now - last_reload >= s->reload_ms) {
             wf_defs_reload(s, 0);
             last_reload = now;

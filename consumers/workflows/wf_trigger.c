@@ -82,7 +82,7 @@ static json_t *run_of(const wf_def_t *def, const json_t *event, int depth) {
                      "version", def->version, "trigger_id", json_object_get(event, "id"),
                      "trigger_type", json_object_get(event, "type"), "key", key, "event", event,
                      "depth", depth, "max_runs", def->max_runs, "max_per_key", def->max_per_key,
-                     "deadline_ms", (json_int_t)(wf_now_ms() + def->timeout_ms));
+                     "deadline_ms", (json_int_t)(hs_wall_ms() + def->timeout_ms));
 }
 
 /* Creates runs (an array from run_of) and counts and logs those that are new. */
@@ -135,12 +135,13 @@ static json_t *runs_for(wf_service_t *s, const json_t *event, int depth, int *wa
 }
 
 /* An event some step waits for: its runs and the waits it ends, here, in order. */
-static hs_err_t trigger_now(wf_service_t *s, const json_t *event, const json_t *runs,
-                            char *errstr, size_t n) {
+static hs_err_t trigger_now(wf_service_t *s, const json_t *event, const json_t *runs, char *errstr,
+                            size_t n) {
     hs_err_t e = json_array_size(runs) ? create_runs(s, s->trigger_store, runs, errstr, n) : HS_OK;
     int woken = 0;
     if (!e)
-        e = wf_store_event_arrived(s->trigger_store, json_string_value(json_object_get(event, "type")),
+        e = wf_store_event_arrived(s->trigger_store,
+                                   json_string_value(json_object_get(event, "type")),
                                    json_string_value(json_object_get(event, "id")), event,
                                    s->event_keep_ms, wf_match, s, &woken, errstr, n);
     if (woken) wf_wake_workers(s);
@@ -235,7 +236,8 @@ static void batch_add(wf_service_t *s, hs_consumer_msg_t *m, json_t *runs) {
  * offsets move on only after Postgres has the runs. */
 static void batch_flush(wf_service_t *s, wf_batch_item_t *items) {
     json_t *all = json_array();
-    for (wf_batch_item_t *it = items; it; it = it->next) json_array_extend(all, it->runs);
+    for (wf_batch_item_t *it = items; it; it = it->next)
+        json_array_extend(all, it->runs);
     char err[512] = "";
     hs_err_t e = create_runs(s, s->batch_store, all, err, sizeof err);
     json_decref(all);

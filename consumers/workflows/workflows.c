@@ -15,12 +15,6 @@
 #define MAX_TOPICS 32
 #define MAX_WAIT_TYPES 256
 
-int64_t wf_now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void metrics_init(wf_metrics_t *m) {
     m->runs_started = hs_metrics_counter("hs_workflow_runs_started_total",
                                          "Workflow runs created by a trigger.", "workflow");
@@ -241,13 +235,10 @@ static hs_err_t open_parts(wf_service_t *s, char *errstr, size_t n) {
 }
 
 static hs_err_t open_consumer(wf_service_t *s, char *errstr, size_t n) {
-    static char topics_buf[1024];
-    const char *topics[MAX_TOPICS + 1] = {0};
-    snprintf(topics_buf, sizeof topics_buf, "%s", hs_config_str(s->cfg, "workflows.topics"));
-    int nt = 0;
-    for (char *save = NULL, *t = strtok_r(topics_buf, ",", &save); t && nt < MAX_TOPICS;
-         t = strtok_r(NULL, ",", &save))
-        topics[nt++] = t;
+    char topics_buf[1024];
+    const char *topics[HS_CONSUMER_MAX_TOPICS + 1];
+    hs_consumer_topics_split(hs_config_str(s->cfg, "workflows.topics"), topics_buf,
+                             sizeof topics_buf, topics);
     hs_consumer_opts_t co = {.service = "workflows",
                              .group = hs_config_str(s->cfg, "workflows.group"),
                              .topics = topics,

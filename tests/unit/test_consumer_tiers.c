@@ -52,3 +52,21 @@ Test(consumer_tiers, picks_the_largest_tier_not_after_the_delay) {
     cr_assert_eq(hs_consumer_tier_pick(t, 3, 5000), 1);
     cr_assert_eq(hs_consumer_tier_pick(t, 3, 1000000), 2);
 }
+
+Test(consumer_tiers, splits_topic_lists) {
+    char buf[64];
+    const char *t[HS_CONSUMER_MAX_TOPICS + 1];
+    cr_assert_eq(hs_consumer_topics_split("hs.events.orders,^hs\\.events\\..*", buf, sizeof buf, t),
+                 2);
+    cr_assert_str_eq(t[0], "hs.events.orders");
+    cr_assert_str_eq(t[1], "^hs\\.events\\..*");
+    cr_assert_null(t[2]);
+    cr_assert_eq(hs_consumer_topics_split(",,a,,", buf, sizeof buf, t), 1, "empty entries skipped");
+    cr_assert_str_eq(t[0], "a");
+    char many[256] = "";
+    for (int i = 0; i < HS_CONSUMER_MAX_TOPICS + 5; i++)
+        memcpy(many + 2 * i, "t,", 2);
+    char big[256];
+    cr_assert_eq(hs_consumer_topics_split(many, big, sizeof big, t), HS_CONSUMER_MAX_TOPICS);
+    cr_assert_null(t[HS_CONSUMER_MAX_TOPICS]);
+}
