@@ -470,13 +470,15 @@ static int ready_now(hs_consumer_t *c, char *why, size_t n) {
 /* The lag gauge carries the group; a heartbeat per consumer; readiness fails while a handler
  * blocks the dispatch loop and comes back once it returns. */
 Test(consumer, not_ready_while_a_handler_blocks_the_dispatch_loop) {
-    hs_config_set(cfg, "consumer.max_poll_silence_ms", "1000", "--set", err, sizeof err);
+    /* The limit leaves room for a dispatch thread starved by a loaded machine (the suite runs
+     * beside others, also under ASan); only a handler that blocks exceeds it. */
+    hs_config_set(cfg, "consumer.max_poll_silence_ms", "3000", "--set", err, sizeof err);
     st.mode = M_BLOCK;
     runner_t r;
     start(&r, 0, 0);
     char why[256], lag[256], beat[256];
-    /* Idle, the loop keeps polling: ready well past the silence limit. */
-    usleep(1500000);
+    /* Idle, the loop keeps polling: ready past the silence limit. */
+    usleep(3500000);
     cr_assert_eq(ready_now(r.c, why, sizeof why), 1, "%s", why);
     produce_all();
     WAIT_FOR(st.blocked);
