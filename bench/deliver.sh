@@ -177,6 +177,8 @@ EOF
   >/dev/null 2>"$tmp/produce.log" || { cat "$tmp/produce.log" >&2; exit 1; }
 
 rates=()
+cpus=()
+tck=$(getconf CLK_TCK)
 base=0
 group=$HS_DELIVER_GROUP
 for ((run = 1; run <= RUNS; run++)); do
@@ -191,6 +193,9 @@ for ((run = 1; run <= RUNS; run++)); do
   echo "run $run: $((got - base)) deliveries, $rate/s between the first and the last," \
     "${wall_s}s from start" >&2
   rates+=("$rate")
+  # deliver's user+system CPU over the run (its start included), per delivery
+  cpus+=("$(awk -v t="$tck" -v n="$((got - base))" '{printf "%.1f", ($14 + $15) / t * 1e6 / n}' \
+    "/proc/$deliver_pid/stat")")
   base=$got
   ((run < RUNS)) && stop_deliver
 done
@@ -264,6 +269,7 @@ printf '\n%-62s %14s\n' "row" "value"
 printf '%-62s %14s\n' "deliveries/s, backlog of $N events x $K endpoints (goal >= 20000)" \
   "$drain_rate"
 printf '%-62s %14s\n' "  median of $RUNS runs, each" "${rates[*]}"
+printf '%-62s %14s\n' "deliver's CPU per delivery (µs), each run" "${cpus[*]}"
 printf '%-62s %14s\n' "drain: deliveries received / expected" "$got / $((RUNS * N * K))"
 printf '%-62s %14s\n' "attempts by outcome, last deliver (drain + paced)" "${outcomes:--}"
 printf '%-62s %14s\n' "paced $RATE events/s x $K endpoints: deliveries received" \

@@ -274,7 +274,10 @@ const hs_config_key_t hs_config_keys[] = {
      "is a topic <group>.retry.<delay> (docs/consumer.md)."},
     {"consumer.window", HS_CFG_INT, "64", "1..100000",
      "Most messages of one partition in flight at once (running, or waiting behind an earlier "
-     "message with the same key); a full window pauses the partition."},
+     "message with the same key)."},
+    {"consumer.read_ahead", HS_CFG_INT, "1024", "0..100000",
+     "Messages of a partition held in memory behind a full window; the partition is paused "
+     "only when these are full too (0: pause as soon as the window is full)."},
     {"consumer.shutdown_deadline_ms", HS_CFG_INT, "10000", "0..600000",
      "On stop, how long in-flight messages may still finish before the rest is handed to the "
      "first retry tier."},

@@ -1,8 +1,9 @@
 /* The consumer runtime's group side and dispatch loop: subscription to the main topics and the
  * group's retry tiers, incremental (cooperative) rebalances, one window of in-flight messages
- * per partition (dispatch in key order, offset store of the finished prefix, pause when full),
- * tier partitions paused until their head is due, seeks requested by other threads, statistics
- * to lag gauges, and the graceful shutdown. Messages and handoffs: hs_consumer_msg.c. */
+ * per partition (dispatch in key order, offset store of the finished prefix) with a read-ahead
+ * behind it (the partition is paused only when both are full), tier partitions paused until
+ * their head is due, seeks requested by other threads, statistics to lag gauges, and the
+ * graceful shutdown. Messages and handoffs: hs_consumer_msg.c. */
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -26,6 +27,13 @@ struct cpart {
     int tier; /* index of the retry tier this partition belongs to, -1 for a main topic */
     hs_consumer_msg_t **win; /* ring of c->window slots in offset order */
     int head, count;
+    int waiting; /* messages of the window not yet dispatched (behind their key) */
+    /* Read-ahead: messages polled after the window filled, in offset order, up to
+     * c->read_ahead (main topics only). librdkafka drops what it prefetched for a partition
+     * when it is paused and fetches it again on resume, whole record batches at a time; held
+     * here, a full window costs no pause, and one pause covers read_ahead messages. */
+    rd_kafka_message_t **ahead;
+    int ahead_head, ahead_count;
     int full, due, paused; /* paused = what librdkafka was told: full || due */
     int revoking;          /* no new dispatches: the partition is being given up */
     int64_t due_at_ms;
@@ -88,6 +96,9 @@ static void part_add(hs_consumer_t *c, const char *topic, int32_t partition) {
         abort();
     p->partition = partition;
     p->tier = part_tier(c, topic);
+    if (p->tier < 0 && c->read_ahead > 0 &&
+        !(p->ahead = calloc((size_t)c->read_ahead, sizeof(void *))))
+        abort();
     p->gauge = -1;
     pthread_mutex_lock(&c->mtx);
     p->next = c->parts;
@@ -100,7 +111,10 @@ static void part_add(hs_consumer_t *c, const char *topic, int32_t partition) {
 static void part_clear(hs_consumer_t *c, cpart_t *p) {
     for (int i = 0; i < p->count; i++)
         hs_consumer_msg_release(WIN(p, i));
-    p->head = p->count = 0;
+    p->head = p->count = p->waiting = 0;
+    for (int i = 0; i < p->ahead_count; i++)
+        rd_kafka_message_destroy(p->ahead[(p->ahead_head + i) % c->read_ahead]);
+    p->ahead_head = p->ahead_count = 0;
     part_gauge(c, p);
 }
 
@@ -113,6 +127,7 @@ static void part_remove(hs_consumer_t *c, cpart_t *p) {
     *pp = p->next;
     pthread_mutex_unlock(&c->mtx);
     free(p->win);
+    free(p->ahead);
     free(p->topic);
     free(p);
 }
@@ -132,7 +147,8 @@ static int key_free(hs_consumer_t *c, cpart_t *p, int i) {
     return 1;
 }
 
-static void dispatch(hs_consumer_t *c, hs_consumer_msg_t *m) {
+static void dispatch(hs_consumer_t *c, cpart_t *p, hs_consumer_msg_t *m) {
+    p->waiting--;
     m->state = MSG_RUNNING;
     m->started = hs_mono_s();
     c->handler(m, c->opaque);
@@ -145,8 +161,22 @@ static void store(hs_consumer_t *c, cpart_t *p, int64_t next) {
     rd_kafka_topic_partition_list_destroy(l);
 }
 
-/* Pops p's finished prefix (storing the offset after it), starts waiting messages whose key is
- * free, and resumes p when the window has drained to half. */
+/* Appends rkm to p's window as a waiting message; returns its index. */
+static int window_add(hs_consumer_t *c, cpart_t *p, rd_kafka_message_t *rkm) {
+    int i = p->count++;
+    p->win[(p->head + i) % c->window] = hs_consumer_msg_new(c, p, rkm);
+    p->waiting++;
+    return i;
+}
+
+/* 1 when p, paused for being full, has drained enough to fetch again: half its read-ahead, or
+ * without one, half its window. */
+static int drained(const hs_consumer_t *c, const cpart_t *p) {
+    return p->ahead ? p->ahead_count <= c->read_ahead / 2 : p->count <= c->window / 2;
+}
+
+/* Pops p's finished prefix (storing the offset after it), refills the window from the
+ * read-ahead, starts waiting messages whose key is free, and resumes p once drained. */
 static void advance(hs_consumer_t *c, cpart_t *p) {
     int64_t next = -1;
     while (p->count > 0 && WIN(p, 0)->state == MSG_FINISHED) {
@@ -157,9 +187,16 @@ static void advance(hs_consumer_t *c, cpart_t *p) {
         hs_consumer_msg_release(m);
     }
     if (next >= 0) store(c, p, next);
-    for (int i = 0; i < p->count && !p->revoking; i++)
-        if (WIN(p, i)->state == MSG_WAITING && key_free(c, p, i)) dispatch(c, WIN(p, i));
-    if (p->full && p->count <= c->window / 2) {
+    /* Nothing new starts while stopping: the read-ahead is fetched again by the next run. */
+    while (p->ahead_count > 0 && p->count < c->window && !p->revoking &&
+           !atomic_load(&c->stopping)) {
+        window_add(c, p, p->ahead[p->ahead_head]);
+        p->ahead_head = (p->ahead_head + 1) % c->read_ahead;
+        p->ahead_count--;
+    }
+    for (int i = 0; i < p->count && p->waiting > 0 && !p->revoking; i++)
+        if (WIN(p, i)->state == MSG_WAITING && key_free(c, p, i)) dispatch(c, p, WIN(p, i));
+    if (p->full && drained(c, p)) {
         p->full = 0;
         part_op(c, p, -1);
     }
@@ -180,6 +217,7 @@ static void drain(hs_consumer_t *c) {
     while ((l = hs_consumer_completed_take(c))) {
         for (hs_consumer_msg_t *m = l; m; m = m->next_done) {
             if (m->state == MSG_FINISHED) continue;
+            if (m->state == MSG_WAITING && m->in_window) m->part->waiting--; /* forced, never run */
             m->state = MSG_FINISHED;
             count_finished(c, m);
         }
@@ -213,21 +251,28 @@ static void on_message(hs_consumer_t *c, rd_kafka_message_t *rkm) {
             return;
         }
     }
-    if (p->count == c->window) { /* fetched before the pause took effect: read it again later */
+    if (p->count == c->window || p->ahead_count > 0) {
+        if (p->ahead && p->ahead_count < c->read_ahead) {
+            p->ahead[(p->ahead_head + p->ahead_count++) % c->read_ahead] = rkm;
+            if (p->ahead_count == c->read_ahead && !p->full) {
+                p->full = 1;
+                part_op(c, p, -1);
+            }
+            return;
+        }
+        /* fetched before the pause took effect: read it again later */
         p->full = 1;
         part_op(c, p, rkm->offset);
         rd_kafka_message_destroy(rkm);
         return;
     }
-    hs_consumer_msg_t *m = hs_consumer_msg_new(c, p, rkm);
-    int i = p->count++;
-    p->win[(p->head + i) % c->window] = m;
-    if (p->count == c->window && !p->full) {
+    int i = window_add(c, p, rkm);
+    if (p->count == c->window && !p->ahead && !p->full) {
         p->full = 1;
         part_op(c, p, -1);
     }
     part_gauge(c, p);
-    if (key_free(c, p, i)) dispatch(c, m);
+    if (key_free(c, p, i)) dispatch(c, p, WIN(p, i));
 }
 
 /* Resumes tier partitions whose head is due; returns ms until the next one is due, or -1. */

@@ -59,7 +59,7 @@ struct hs_consumer {
     size_t ntopics;
     hs_consumer_handler_fn handler;
     void *opaque;
-    int window, shutdown_deadline_ms, revoke_wait_ms, keep_order;
+    int window, read_ahead, shutdown_deadline_ms, revoke_wait_ms, keep_order;
     int assigned_once; /* the group gave this member an assignment (see hs_consumer_destroy) */
     int64_t tiers_ms[HS_CONSUMER_MAX_TIERS];
     char *tier_topics[HS_CONSUMER_MAX_TIERS];

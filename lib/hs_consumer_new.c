@@ -71,6 +71,7 @@ static hs_err_t opts_copy(hs_consumer_t *c, const hs_consumer_opts_t *o, char *e
     c->handler = o->handler;
     c->opaque = o->opaque;
     c->window = o->window > 0 ? o->window : (int)hs_config_int(c->cfg, "consumer.window");
+    c->read_ahead = (int)hs_config_int(c->cfg, "consumer.read_ahead");
     c->keep_order = o->keep_order;
     c->shutdown_deadline_ms = o->shutdown_deadline_ms > 0
                                   ? o->shutdown_deadline_ms

@@ -23,8 +23,8 @@
 typedef struct job {
     struct job *next, *prev;
     deliver_sender_t *s;
-    char *url;
-    struct curl_slist *headers;
+    char *url;                  /* url, body and header lines live in the job's allocation */
+    struct curl_slist *headers; /* nodes too (libcurl only reads the list) */
     void *body;
     size_t len;
     long timeout_ms;
@@ -48,6 +48,7 @@ struct deliver_sender {
     pthread_mutex_t mtx;
     job_t *q_head, *q_tail; /* @locks: mtx */
     size_t pending;         /* @locks: mtx */
+    int signalled;          /* @locks: mtx; a wakeup is on its way since the last take */
     int stopping;           /* @locks: mtx */
     job_t *running;         /* doubly linked */
     int nrunning;
@@ -101,10 +102,6 @@ static deliver_net_t net_of(CURLcode rc) {
 }
 
 static void job_free(job_t *j) {
-    if (!j) return;
-    free(j->url);
-    curl_slist_free_all(j->headers);
-    free(j->body);
     free(j);
 }
 
@@ -344,6 +341,7 @@ static job_t *take_queued(deliver_sender_t *s, int *stop) {
     job_t *head = NULL, **tail = &head;
     pthread_mutex_lock(&s->mtx);
     *stop = s->stopping;
+    s->signalled = 0;
     for (int room = s->o.max_connections - s->nrunning; !*stop && room > 0 && s->q_head; room--) {
         job_t *j = s->q_head;
         s->q_head = j->next;
@@ -404,32 +402,37 @@ static int has_content_type(const char *const *h) {
     return 0;
 }
 
+/* One allocation per request: the job, its header list nodes, the URL, the body and the
+ * header lines (a request costs one malloc and one free, not one per header). */
 static job_t *job_new(const deliver_sender_t *s, const deliver_request_t *req) {
-    job_t *j = calloc(1, sizeof *j);
-    if (!j) return NULL;
-    j->res.retry_after_ms = -1;
-    j->url = strdup(req->url ? req->url : "");
-    j->body = malloc(req->len ? req->len : 1);
-    int ok = j->url && j->body;
-    if (ok && req->len) memcpy(j->body, req->body, req->len);
-    j->len = req->len;
-    j->timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : s->o.timeout_ms;
     /* "Expect:" stops curl from waiting for 100-continue before sending bigger bodies */
     const char *extra[] = {
         "Expect:", has_content_type(req->headers) ? NULL : "Content-Type: application/json"};
-    for (const char *const *h = req->headers; ok && h && *h; h++) {
-        struct curl_slist *l = curl_slist_append(j->headers, *h);
-        ok = l != NULL;
-        if (l) j->headers = l;
-    }
-    for (size_t i = 0; ok && i < 2 && extra[i]; i++) {
-        struct curl_slist *l = curl_slist_append(j->headers, extra[i]);
-        ok = l != NULL;
-        if (l) j->headers = l;
-    }
-    if (!ok) {
-        job_free(j);
-        return NULL;
+    const char *url = req->url ? req->url : "";
+    size_t given = 0, nh, text = strlen(url) + 1 + req->len;
+    for (; req->headers && req->headers[given]; given++)
+        text += strlen(req->headers[given]) + 1;
+    nh = given;
+    for (size_t i = 0; i < 2 && extra[i]; i++, nh++)
+        text += strlen(extra[i]) + 1;
+    job_t *j = calloc(1, sizeof *j + nh * sizeof(struct curl_slist) + text);
+    if (!j) return NULL;
+    struct curl_slist *node = (struct curl_slist *)(j + 1);
+    char *p = (char *)(node + nh);
+    j->res.retry_after_ms = -1;
+    j->url = memcpy(p, url, strlen(url) + 1);
+    p += strlen(url) + 1;
+    j->body = memcpy(p, req->body ? req->body : "", req->len);
+    p += req->len;
+    j->len = req->len;
+    j->timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : s->o.timeout_ms;
+    struct curl_slist **tail = &j->headers;
+    for (size_t i = 0; i < nh; i++) {
+        const char *line = i < given ? req->headers[i] : extra[i - given];
+        node[i].data = memcpy(p, line, strlen(line) + 1);
+        p += strlen(line) + 1;
+        *tail = &node[i];
+        tail = &node[i].next;
     }
     return j;
 }
@@ -446,6 +449,9 @@ void deliver_sender_submit(deliver_sender_t *s, const deliver_request_t *req, de
     j->s = s;
     j->cb = cb;
     j->opaque = opaque;
+    /* The sender's own callbacks submit most requests; its loop takes the queue again before
+     * it waits, so they need no wakeup, and neither does anyone while one is on its way. */
+    int own = pthread_equal(pthread_self(), s->thread);
     pthread_mutex_lock(&s->mtx);
     if (s->q_tail)
         s->q_tail->next = j;
@@ -453,8 +459,10 @@ void deliver_sender_submit(deliver_sender_t *s, const deliver_request_t *req, de
         s->q_head = j;
     s->q_tail = j;
     s->pending++;
+    int wake = !own && !s->signalled;
+    if (wake) s->signalled = 1;
     pthread_mutex_unlock(&s->mtx);
-    curl_multi_wakeup(s->multi);
+    if (wake) curl_multi_wakeup(s->multi);
 }
 
 size_t deliver_sender_pending(deliver_sender_t *s) {

@@ -308,6 +308,29 @@ Test(consumer, keeps_key_order_runs_keys_in_parallel_and_respects_the_window) {
     finish(&r);
 }
 
+/* Window 1, read-ahead 3: one message runs, three wait in memory, the partition is paused when
+ * those are full (and what was fetched beyond them is read again after the resume). Every
+ * message still runs exactly once, in offset order, and the whole partition is committed. */
+Test(consumer, read_ahead_holds_messages_behind_a_full_window_in_order) {
+    produce_all();
+    st.mode = M_HOLD_ALL;
+    hs_config_set(cfg, "consumer.read_ahead", "3", "--set", err, sizeof err);
+    runner_t r;
+    start(&r, 1, 0);
+    for (int next = 0; next < N; next++) {
+        WAIT_FOR(st.seen[next] == 1);
+        usleep(next < 3 ? 200000 : 0); /* time for the read-ahead to fill and overflow */
+        cr_assert_eq(st.max_inflight, 1, "the window of 1 was not respected");
+        cr_assert_eq(complete_held(), 1);
+    }
+    for (int i = 0; i < N; i++) {
+        cr_assert_eq(st.seen[i], 1, "message %d ran %d times", i, st.seen[i]);
+        cr_assert_eq(st.order[i % KEYS][i / KEYS], i, "message %d out of order", i);
+    }
+    WAIT_FOR(committed(topic) == N);
+    finish(&r);
+}
+
 Test(consumer, retry_tiers_round_trip_with_origin_and_due_time) {
     produce_all();
     st.mode = M_RETRY_ONCE;
@@ -429,7 +452,9 @@ Test(consumer, a_partition_paused_when_lost_fetches_again_once_reassigned) {
     produce_all();
     st.mode = M_HOLD_ALL;
     runner_t r;
-    start(&r, 1, 0); /* window 1: the held first message pauses the partition */
+    /* window 1 and no read-ahead: the held first message pauses the partition */
+    hs_config_set(cfg, "consumer.read_ahead", "0", "--set", err, sizeof err);
+    start(&r, 1, 0);
     WAIT_FOR(st.seen[0] == 1);
     usleep(300000);
     cr_assert_eq(st.seen[1], 0, "the window of 1 was not respected");
