@@ -24,6 +24,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 H=${HOOKSTREAM:-$repo/build/hookstream}
 SINK=${SINK:-$(dirname "$H")/bench/hookstream-sink}
+CURLBENCH=${CURLBENCH:-$(dirname "$H")/bench/hookstream-bench-curl}
 N=${N:-100000}
 K=${K:-4}
 RUNS=${RUNS:-3}
@@ -34,11 +35,11 @@ SINK_THREADS=${SINK_THREADS:-1}
 DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-300}
 LATENCY_HEADER=${LATENCY_HEADER:-}
 
-if [[ ! -x $H || ! -x $SINK ]]; then
-  echo "building $H and $SINK" >&2
+if [[ ! -x $H || ! -x $SINK || ! -x $CURLBENCH ]]; then
+  echo "building $H, $SINK and $CURLBENCH" >&2
   build=$(dirname "$H")
   cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-  cmake --build "$build" -j2 --target hookstream hookstream-sink >/dev/null
+  cmake --build "$build" -j2 --target hookstream hookstream-sink hookstream-bench-curl >/dev/null
 fi
 
 tmp=$(mktemp -d)
@@ -119,6 +120,13 @@ sink_total() {
   curl -s -w '\n' "${urls[@]}" 2>/dev/null | awk '{s += $1} END {print s + 0}'
 }
 
+# 1 when process $1 runs (a child that exited stays a zombie until the script waits for it).
+alive() {
+  local state
+  state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)
+  [[ -n $state && $state != Z ]]
+}
+
 # Samples the sinks until they hold $1 requests; prints "first_ns last_ns count_at_first count".
 wait_for() {
   local want=$1 t0 first="" first_count=0 now c
@@ -128,6 +136,11 @@ wait_for() {
     now=$(date +%s%N)
     if [[ -z $first && $c -gt ${2:-0} ]]; then first=$now first_count=$c; fi
     [[ $c -ge $want ]] && break
+    if [[ -n $deliver_pid ]] && ! alive "$deliver_pid"; then
+      echo "deliver exited: $c of $want deliveries" >&2
+      tail -5 "$tmp/deliver.log" >&2
+      exit 1
+    fi
     if (((now - t0) / 1000000000 > DRAIN_TIMEOUT)); then
       echo "timeout: $c of $want deliveries after ${DRAIN_TIMEOUT}s" >&2
       break
@@ -201,6 +214,15 @@ for ((run = 1; run <= RUNS; run++)); do
 done
 drain_rate=$(printf '%s\n' "${rates[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
 
+# The machine's limit for the HTTP side: a bare libcurl client (bench/curlbench.c) against the
+# same sinks with the same concurrency and request size, deliver idle.
+urls=()
+for ((i = 0; i < K; i++)); do urls+=("http://127.0.0.1:$(<"$tmp/sink$i.port")/hook"); done
+# a delivery body: the event's JSON in {"type": ..., "timestamp": ..., "data": ...}
+body_bytes=$(awk '{n += length($0)} END {printf "%d", n / NR + 80}' "$tmp/events.jsonl")
+limit=$("$CURLBENCH" -n $((N * K / 2)) -c $((K * MAX_IN_FLIGHT)) -b "$body_bytes" "${urls[@]}")
+echo "limit: $limit" >&2
+
 echo "paced: $RATE events/s for ${PACED_SECS}s" >&2
 ports=()
 for ((i = 0; i < K; i++)); do ports[i]=$(cat "$tmp/sink$i.port"); done
@@ -270,6 +292,9 @@ printf '%-62s %14s\n' "deliveries/s, backlog of $N events x $K endpoints (goal >
   "$drain_rate"
 printf '%-62s %14s\n' "  median of $RUNS runs, each" "${rates[*]}"
 printf '%-62s %14s\n' "deliver's CPU per delivery (µs), each run" "${cpus[*]}"
+printf '%-62s %14s\n' "limit: bare libcurl client, same sinks (requests/s)" \
+  "$(awk '{print $8}' <<<"$limit")"
+printf '%-62s %14s\n' "limit: its CPU per request (µs)" "$(awk '{print $10}' <<<"$limit")"
 printf '%-62s %14s\n' "drain: deliveries received / expected" "$got / $((RUNS * N * K))"
 printf '%-62s %14s\n' "attempts by outcome, last deliver (drain + paced)" "${outcomes:--}"
 printf '%-62s %14s\n' "paced $RATE events/s x $K endpoints: deliveries received" \

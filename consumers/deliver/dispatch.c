@@ -27,6 +27,26 @@ static int64_t now_ms(void) {
 
 /* ---- events ------------------------------------------------------------------------------ */
 
+/* The payload as compact JSON in one allocation of its size (json_dumps grows its buffer by
+ * doubling, an allocation and a copy per step, and its last steps are large enough to make
+ * glibc consolidate its free lists on every event). */
+static char *dump_body(const json_t *payload, size_t *len) {
+    static __thread char scratch[8192];
+    size_t n = json_dumpb(payload, scratch, sizeof scratch, JSON_COMPACT);
+    if (n == 0) return NULL;
+    char *body = malloc(n + 1);
+    if (!body) return NULL;
+    if (n <= sizeof scratch)
+        memcpy(body, scratch, n);
+    else if (json_dumpb(payload, body, n, JSON_COMPACT) != n) {
+        free(body);
+        return NULL;
+    }
+    body[n] = 0;
+    *len = n;
+    return body;
+}
+
 deliver_event_t *deliver_event_new(struct deliver *d, const rd_kafka_headers_t *hdrs,
                                    const void *value, size_t len, int *invalid, char *errstr,
                                    size_t n) {
@@ -55,14 +75,13 @@ deliver_event_t *deliver_event_new(struct deliver *d, const rd_kafka_headers_t *
     snprintf(ev->time, sizeof ev->time, "%s", env.time);
     ev->payload =
         json_pack("{s:s, s:s, s:o}", "type", env.type, "timestamp", env.time, "data", data);
-    ev->body = ev->payload ? json_dumps(ev->payload, JSON_COMPACT) : NULL;
+    ev->body = ev->payload ? dump_body(ev->payload, &ev->body_len) : NULL;
     if (!ev->body) {
         deliver_event_release(ev);
         *invalid = 0;
         snprintf(errstr, n, "out of memory");
         return NULL;
     }
-    ev->body_len = strlen(ev->body);
     return ev;
 }
 

@@ -434,6 +434,7 @@ static job_t *job_new(const deliver_sender_t *s, const deliver_request_t *req) {
         *tail = &node[i];
         tail = &node[i].next;
     }
+    *tail = NULL;
     return j;
 }
 
