@@ -2,8 +2,8 @@
 # bench/analytics.sh: events/s aggregated end to end by `hookstream analytics`, from its start
 # to the moment every offset is committed in Postgres. See docs/benchmarks.md.
 #
-#   bench/analytics.sh                       # N=1000000 events, RUNS=3
-#   N=2000000 RUNS=5 bench/analytics.sh
+#   bench/analytics.sh                       # N=300000 events, RUNS=3
+#   N=200000 RUNS=5 bench/analytics.sh
 #   PERF=1 bench/analytics.sh                # also perf's top frames of the last run
 #
 # Phases: a private `hookstream dev up` stack (its own analytics, if it runs one, and workflows
@@ -15,8 +15,10 @@
 # at the earliest offsets), and the committed offsets in consumer_offsets sampled every 0.1 s
 # until they reach N. Rows (medians of the runs): events/s from the process start to the last
 # commit (the goal's measure), the same from the partitions' assignment (the embedded broker
-# holds the first join of a group 3 s) and between the first and the last commit, and the check
-# that the windows hold exactly N events.
+# holds the first join of a group 3 s) and between the first and the last commit, the CPU time
+# of the analytics process (all its threads, user + system, when the last offset is committed)
+# per 1,000,000 events, which other work on the machine disturbs far less than the rates, and
+# the check that the windows hold exactly N events.
 #
 # Env: HOOKSTREAM (binary, default build/hookstream; built RelWithDebInfo when missing), N, RUNS,
 # DRAIN_TIMEOUT (s, default 300), PERF (1: perf record -g the last run, print the top frames).
@@ -139,7 +141,12 @@ committed() {
     "SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets WHERE group_id = '$1'")"
 }
 
-rates=() fromassign=() steady=() checks=()
+# CPU seconds (user + system, all threads) process $1 has used so far.
+cpu_s() {
+  awk -v hz="$(getconf CLK_TCK)" '{printf "%.3f", ($14 + $15) / hz}' "/proc/$1/stat"
+}
+
+rates=() fromassign=() steady=() checks=() cpus=()
 for ((run = 1; run <= RUNS; run++)); do
   db="bench_analytics_$run"
   psql -q "$base_dsn" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
@@ -157,7 +164,12 @@ for ((run = 1; run <= RUNS; run++)); do
   while :; do
     read -r now got < <(committed "$group")
     [[ -z $first && $got -gt 0 ]] && first=$now first_n=$got
-    ((got >= N)) && break
+    if ((got >= N)); then
+      an=$an_pid
+      ((run == RUNS && PERF)) && an=$(pgrep -P "$an_pid" -n)
+      cpu=$(cpu_s "$an")
+      break
+    fi
     if (((now - t_start) / 1000 > DRAIN_TIMEOUT)); then
       echo "timeout: $got of $N committed after ${DRAIN_TIMEOUT}s" >&2
       break
@@ -175,10 +187,13 @@ for ((run = 1; run <= RUNS; run++)); do
   assigned=$(awk -v n="$got" -v ms="$((now - t_assign))" 'BEGIN {printf "%d", n * 1000 / ms}')
   rest=$(awk -v n="$((got - first_n))" -v ms="$((now - ${first:-now}))" \
     'BEGIN {printf "%d", (ms > 0) ? n * 1000 / ms : 0}')
+  cpu_m=$(awk -v c="${cpu:-0}" -v n="$got" 'BEGIN {printf "%.2f", c * 1000000 / n}')
   counted=$(psql -qAt "$HS_POSTGRES_DSN" -c "SELECT sum(events) FROM analytics_minute")
   echo "run $run: $got events in $((now - t_start)) ms: $rate/s from the start," \
-    "$assigned/s from the assignment, $rest/s after the first commit; windows hold $counted" >&2
+    "$assigned/s from the assignment, $rest/s after the first commit," \
+    "${cpu_m} CPU s per 1M events; windows hold $counted" >&2
   rates+=("$rate") fromassign+=("$assigned") steady+=("$rest") checks+=("$counted")
+  cpus+=("$cpu_m")
 done
 
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -190,6 +205,9 @@ printf '%-66s %14s\n' "events/s from the partitions' assignment (without the gro
   "$(median "${fromassign[@]}")"
 printf '%-66s %14s\n' "events/s between the first and the last commit (median)" \
   "$(median "${steady[@]}")"
+printf '%-66s %14s\n' "CPU seconds of analytics per 1,000,000 events (median)" \
+  "$(median "${cpus[@]}")"
+printf '%-66s %14s\n' "  each run" "${cpus[*]}"
 printf '%-66s %14s\n' "events in the windows, each run (must be $N)" "${checks[*]}"
 if ((PERF)); then
   echo

@@ -37,13 +37,22 @@ typedef struct {
     index_t idx;
 } stocks_t;
 
+/* What finds a window from an event's strings before they are interned (one hash and one probe
+ * per event instead of one per string): the key's hash and its strings' lengths. */
+typedef struct {
+    uint64_t hash;
+    uint32_t type;   /* dict index of the type (its outcome counts) */
+    uint32_t len[4]; /* type, source, tenant, currency */
+} win_meta_t;
+
 struct an_agg {
     int64_t late_after_ms;
     entry_t *dict;
     size_t ndict, capdict;
     index_t dict_idx;
     an_window_t *wins;
-    size_t nwins, capwins;
+    win_meta_t *meta; /* parallel to wins */
+    size_t nwins, capwins, capmeta;
     index_t win_idx;
     uint8_t **sketches; /* pool: the first nsketches are in use */
     size_t nsketches, capsketches;
@@ -136,28 +145,42 @@ static const char *istr(an_agg_t *a, const char *s, size_t len) {
 
 /* ---- windows ------------------------------------------------------------------------------ */
 
-static uint64_t win_hash_key(const an_window_t *w) {
-    struct {
-        int64_t minute;
-        const char *s[4];
-    } key = {w->minute_ms, {w->type, w->source, w->tenant, w->currency}};
-    return XXH3_64bits(&key, sizeof key);
+/* A window's key as the event carries it: strings borrowed from the message. */
+typedef struct {
+    int64_t minute;
+    const char *s[4]; /* type, source, tenant, currency */
+    size_t len[4];
+} raw_key_t;
+
+static uint64_t raw_hash(const raw_key_t *k) {
+    uint64_t h = (uint64_t)k->minute;
+    for (int i = 0; i < 4; i++)
+        h = XXH3_64bits_withSeed(k->s[i], k->len[i], h);
+    return h;
+}
+
+static const char *win_str(const an_window_t *w, int i) {
+    return i == 0 ? w->type : i == 1 ? w->source : i == 2 ? w->tenant : w->currency;
 }
 
 typedef struct {
-    const an_window_t *key, *wins;
-} win_key_t;
+    const an_agg_t *a;
+    const raw_key_t *key;
+    uint64_t hash;
+} win_ctx_t;
 
 static int win_eq(const void *ctx, uint32_t i) {
-    const win_key_t *k = ctx;
-    const an_window_t *w = &k->wins[i];
-    return w->minute_ms == k->key->minute_ms && w->type == k->key->type &&
-           w->source == k->key->source && w->tenant == k->key->tenant &&
-           w->currency == k->key->currency;
+    const win_ctx_t *c = ctx;
+    const an_window_t *w = &c->a->wins[i];
+    const win_meta_t *m = &c->a->meta[i];
+    if (m->hash != c->hash || w->minute_ms != c->key->minute) return 0;
+    for (int k = 0; k < 4; k++)
+        if (m->len[k] != c->key->len[k] || memcmp(win_str(w, k), c->key->s[k], m->len[k])) return 0;
+    return 1;
 }
 
 static uint64_t win_hash(const void *ctx, uint32_t i) {
-    return win_hash_key(&((const an_agg_t *)ctx)->wins[i]);
+    return ((const an_agg_t *)ctx)->meta[i].hash;
 }
 
 static uint8_t *sketch_take(an_agg_t *a) {
@@ -172,16 +195,30 @@ static uint8_t *sketch_take(an_agg_t *a) {
     return s;
 }
 
-static an_window_t *window_of(an_agg_t *a, const an_window_t *key) {
-    uint64_t h = win_hash_key(key);
+/* Returns the window of key, made (its strings interned) when it is new; *type is the dict
+ * index of its type. */
+static an_window_t *window_of(an_agg_t *a, const raw_key_t *key, uint32_t *type) {
+    win_ctx_t ctx = {a, key, raw_hash(key)};
     index_reserve(&a->win_idx, a->nwins, win_hash, a);
-    win_key_t ctx = {key, a->wins};
-    uint32_t *slot = index_find(&a->win_idx, h, win_eq, &ctx);
-    if (*slot) return &a->wins[*slot - 1];
+    uint32_t *slot = index_find(&a->win_idx, ctx.hash, win_eq, &ctx);
+    if (*slot) {
+        *type = a->meta[*slot - 1].type;
+        return &a->wins[*slot - 1];
+    }
     a->wins = grow(a->wins, &a->capwins, a->nwins + 1, sizeof *a->wins);
+    a->meta = grow(a->meta, &a->capmeta, a->nwins + 1, sizeof *a->meta);
+    win_meta_t *m = &a->meta[a->nwins];
+    *m = (win_meta_t){.hash = ctx.hash, .type = intern(a, key->s[0], key->len[0])};
+    const char *s[4];
+    for (int i = 0; i < 4; i++) {
+        m->len[i] = (uint32_t)key->len[i];
+        s[i] = i ? istr(a, key->s[i], key->len[i]) : a->dict[m->type].s;
+    }
     an_window_t *w = &a->wins[a->nwins];
-    *w = *key;
+    *w = (an_window_t){
+        .minute_ms = key->minute, .type = s[0], .source = s[1], .tenant = s[2], .currency = s[3]};
     *slot = (uint32_t)++a->nwins;
+    *type = m->type;
     return w;
 }
 
@@ -275,6 +312,7 @@ void an_agg_destroy(an_agg_t *a) {
     free(a->dict);
     free(a->dict_idx.slots);
     free(a->wins);
+    free(a->meta);
     free(a->win_idx.slots);
     for (size_t i = 0; i < a->capsketches; i++)
         free(a->sketches[i]);
@@ -287,14 +325,12 @@ void an_agg_destroy(an_agg_t *a) {
 }
 
 int an_agg_add(an_agg_t *a, const an_event_t *ev, int64_t now_ms) {
-    uint32_t type = intern(a, ev->type.s, ev->type.len);
     int64_t minute = ev->time_ms - ((ev->time_ms % 60000) + 60000) % 60000;
-    an_window_t key = {.minute_ms = minute,
-                       .type = a->dict[type].s,
-                       .source = istr(a, ev->source.s, ev->source.len),
-                       .tenant = istr(a, ev->tenant.s, ev->tenant.len),
-                       .currency = istr(a, ev->currency, strlen(ev->currency))};
-    an_window_t *w = window_of(a, &key);
+    raw_key_t key = {minute,
+                     {ev->type.s, ev->source.s, ev->tenant.s, ev->currency},
+                     {ev->type.len, ev->source.len, ev->tenant.len, strlen(ev->currency)}};
+    uint32_t type;
+    an_window_t *w = window_of(a, &key, &type);
     w->events++;
     if (ev->has_amount) add_amount(w, ev->amount);
     if (ev->produced_ms > 0) add_latency(w, now_ms - ev->produced_ms);
@@ -306,7 +342,7 @@ int an_agg_add(an_agg_t *a, const an_event_t *ev, int64_t now_ms) {
         if (!w->customers) w->customers = sketch_take(a);
         an_hll_add(w->customers, an_hll_hash(ev->customer.s, ev->customer.len));
     }
-    if (ev->stock != AN_STOCK_NONE) add_stock(a, ev, key.tenant);
+    if (ev->stock != AN_STOCK_NONE) add_stock(a, ev, w->tenant);
     int late = now_ms > minute + 60000 + a->late_after_ms;
     a->dict[type].counts[late ? AN_OUT_LATE : AN_OUT_AGGREGATED]++;
     a->events++;

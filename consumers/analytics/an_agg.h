@@ -3,9 +3,10 @@
  * latency histogram and HyperLogLog sketches of its entities and customers; the latest stock
  * level per (tenant, SKU); and per-type counts of the outcomes for the metrics. A flush writes all
  * of it in one transaction and resets it: windows in Postgres are updated additively, so each
- * flush only carries what happened since the previous one. Strings are interned once (a window
- * key is pointers and a minute) and window, sketch and stock storage is reused across flushes,
- * so adding an event allocates nothing in steady state.
+ * flush only carries what happened since the previous one. A window is found by one hash of the
+ * event's own strings and its minute; its strings are interned when it is new. Window, sketch
+ * and stock storage is reused across flushes, so adding an event allocates nothing in steady
+ * state.
  * @locality: the consumer thread. */
 #ifndef AN_AGG_H
 #define AN_AGG_H

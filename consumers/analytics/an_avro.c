@@ -266,6 +266,11 @@ static int bad(run_t *r, const char *why) {
 
 /* Reads a zigzag varint long. */
 static int read_long(run_t *r, int64_t *out) {
+    if (r->cur < r->end && !(*r->cur & 0x80)) { /* one byte: most lengths, indexes, counts */
+        unsigned b = *r->cur++;
+        *out = (int64_t)(b >> 1) ^ -(int64_t)(b & 1);
+        return 0;
+    }
     uint64_t v = 0;
     for (int shift = 0; shift < 64; shift += 7) {
         if (r->cur == r->end) return bad(r, "truncated number");

@@ -66,6 +66,7 @@ struct an_reader {
     plan_t plans[MAX_PLANS];
     size_t nplans;
     size_t last; /* index of the last plan used: consecutive events mostly share it */
+    an_time_cache_t time;
 };
 
 an_reader_t *an_reader_new(const hs_config_t *cfg) {
@@ -85,9 +86,21 @@ void an_reader_destroy(an_reader_t *r) {
 
 /* ---- text checks -------------------------------------------------------------------------- */
 
+/* 1 when the 8 bytes at p are ASCII without NUL (the common case, checked a word at a time). */
+static int ascii8(const unsigned char *p) {
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    const uint64_t ones = UINT64_C(0x0101010101010101), highs = UINT64_C(0x8080808080808080);
+    return !(v & highs) && !((v - ones) & ~v & highs);
+}
+
 int an_event_utf8_ok(const char *s, size_t len) {
     const unsigned char *p = (const unsigned char *)s, *end = p + len;
     while (p < end) {
+        if (end - p >= 8 && ascii8(p)) {
+            p += 8;
+            continue;
+        }
         unsigned c = *p;
         if (c < 0x80) {
             if (!c) return 0;
@@ -119,30 +132,53 @@ int64_t an_event_time_ms(const char *s, size_t len) {
     return hs_sig_parse_iso8601_ms(text, &ms) ? -1 : ms;
 }
 
+/* The milliseconds into its minute of the "SS.sssZ" that ends a 24-byte time, -1 when it ends
+ * otherwise. */
+static int64_t tail_ms(const char *s) {
+    const char *t = s + 16;
+    if (t[0] != ':' || t[3] != '.' || t[7] != 'Z') return -1;
+    int64_t v = 0;
+    for (int i = 1; i < 7; i++) {
+        if (i == 3) continue;
+        if (t[i] < '0' || t[i] > '9') return -1;
+        v = v * 10 + (t[i] - '0');
+    }
+    return v > 60999 ? -1 : v; /* a leap second, as hs_sig_parse_iso8601_ms allows */
+}
+
+int64_t an_event_time_cached(an_time_cache_t *c, const char *s, size_t len) {
+    int64_t tail = len == 24 ? tail_ms(s) : -1;
+    if (tail >= 0 && c->text[0] && !memcmp(s, c->text, sizeof c->text)) return c->ms + tail;
+    int64_t ms = an_event_time_ms(s, len);
+    if (tail >= 0 && ms >= 0) {
+        memcpy(c->text, s, sizeof c->text);
+        c->ms = ms - tail;
+    }
+    return ms;
+}
+
 /* ---- headers ------------------------------------------------------------------------------ */
 
 typedef struct {
     const char *name;
-    size_t offset, max;
+    size_t name_len, offset, max;
     int utf8;
 } header_t;
 
+#define NAME(s) s, sizeof s - 1
 static const header_t headers[] = {
-    {"ce_type", offsetof(an_event_t, type), AN_TYPE_MAX, 1},
-    {"ce_source", offsetof(an_event_t, source), AN_SOURCE_MAX, 1},
-    {"hs_tenant", offsetof(an_event_t, tenant), AN_TENANT_MAX, 1},
-    {"ce_subject", offsetof(an_event_t, subject), AN_SUBJECT_MAX, 0},
+    {NAME("ce_type"), offsetof(an_event_t, type), AN_TYPE_MAX, 1},
+    {NAME("ce_source"), offsetof(an_event_t, source), AN_SOURCE_MAX, 1},
+    {NAME("hs_tenant"), offsetof(an_event_t, tenant), AN_TENANT_MAX, 1},
+    {NAME("ce_subject"), offsetof(an_event_t, subject), AN_SUBJECT_MAX, 0},
 };
 
 /* Returns the index in headers[] of name, -1 for a header analytics does not read, -2 for
- * ce_time. The names are told apart by length and a byte first: this runs for every header of
- * every event. */
-static int header_index(const char *name) {
-    size_t len = strlen(name);
-    if (len == 7 && !memcmp(name, "ce_t", 4))
-        return !memcmp(name + 4, "ype", 3) ? 0 : !memcmp(name + 4, "ime", 3) ? -2 : -1;
-    for (size_t h = 1; h < sizeof headers / sizeof headers[0]; h++)
-        if (len == strlen(headers[h].name) && !memcmp(name, headers[h].name, len)) return (int)h;
+ * ce_time. Lengths first: this runs for every header of every event. */
+static int header_index(const char *name, size_t len) {
+    if (len == 7 && !memcmp(name, "ce_time", 7)) return -2;
+    for (size_t h = 0; h < sizeof headers / sizeof headers[0]; h++)
+        if (len == headers[h].name_len && !memcmp(name, headers[h].name, len)) return (int)h;
     return -1;
 }
 
@@ -155,14 +191,15 @@ static hs_err_t read_headers(const rd_kafka_message_t *rkm, an_event_t *ev, an_s
     const void *val;
     size_t size;
     for (size_t i = 0; !rd_kafka_header_get_all(hdrs, i, &name, &val, &size); i++) {
-        int h = val ? header_index(name) : -1;
+        int h = val ? header_index(name, strlen(name)) : -1;
         if (h == -2) *time = (an_str_t){val, size};
         if (h < 0) continue;
         if (size > headers[h].max)
-            return hs_fail(HS_ERR_INVALID, errstr, n, "header %s longer than %zu bytes", name,
-                           headers[h].max);
+            return hs_fail(HS_ERR_INVALID, errstr, n, "header %s longer than %zu bytes",
+                           headers[h].name, headers[h].max);
         if (headers[h].utf8 && !an_event_utf8_ok(val, size))
-            return hs_fail(HS_ERR_INVALID, errstr, n, "header %s is not UTF-8 text", name);
+            return hs_fail(HS_ERR_INVALID, errstr, n, "header %s is not UTF-8 text",
+                           headers[h].name);
         *(an_str_t *)((char *)ev + headers[h].offset) = (an_str_t){val, size};
     }
     if (!ev->type.len) return hs_fail(HS_ERR_INVALID, errstr, n, "missing header ce_type");
@@ -279,7 +316,7 @@ hs_err_t an_reader_read(an_reader_t *r, const rd_kafka_message_t *rkm, an_event_
     if (read_headers(rkm, ev, &time, errstr, errstr_size)) return HS_ERR_INVALID;
     rd_kafka_timestamp_type_t tstype;
     ev->produced_ms = rd_kafka_message_timestamp(rkm, &tstype);
-    ev->time_ms = time.s ? an_event_time_ms(time.s, time.len) : ev->produced_ms;
+    ev->time_ms = time.s ? an_event_time_cached(&r->time, time.s, time.len) : ev->produced_ms;
     if (ev->time_ms < 0)
         return hs_fail(HS_ERR_INVALID, errstr, errstr_size, "%s",
                        time.s ? "header ce_time is not an RFC 3339 time" : "no ce_time");

@@ -60,6 +60,14 @@ hs_err_t an_reader_read(an_reader_t *r, const rd_kafka_message_t *rkm, an_event_
 /* Returns unix ms of an RFC 3339 time of len bytes ("2024-05-01T12:00:00.123Z", a space for T,
  * offsets allowed), or -1 when it is not one. */
 int64_t an_event_time_ms(const char *s, size_t len);
+/* The minute of the last time an_event_time_cached parsed; zero-initialise. */
+typedef struct {
+    char text[16]; /* "YYYY-MM-DDTHH:MM" */
+    int64_t ms;
+} an_time_cache_t;
+/* Returns an_event_time_ms(s, len); a time "YYYY-MM-DDTHH:MM:SS.sssZ" (hs_envelope's form) in
+ * the minute of the one before costs only its seconds: consecutive events mostly share one. */
+int64_t an_event_time_cached(an_time_cache_t *c, const char *s, size_t len);
 /* Returns 1 when s[0..len) is UTF-8 without NUL bytes, else 0. */
 int an_event_utf8_ok(const char *s, size_t len);
 

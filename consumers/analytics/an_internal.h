@@ -20,6 +20,7 @@
 #include "an_store.h"
 #include "analytics.h"
 #include "hs_clock.h"
+#include "hs_consumer.h"
 #include "hs_heartbeat.h"
 #include "hs_http.h"
 #include "hs_metrics.h"
@@ -64,6 +65,8 @@ struct analytics {
     const char *group;
     rd_kafka_t *rk, *producer;
     rd_kafka_queue_t *queue;
+    rd_kafka_topic_t *rkts[HS_CONSUMER_MAX_TOPICS]; /* the named topics, held from subscribe on */
+    size_t nrkts;
     char dlq_topic[300];
     an_reader_t *reader;
     an_agg_t *agg;     /* the aggregate being filled (consumer thread) */

@@ -102,8 +102,15 @@ static hs_err_t subscribe(analytics_t *a, char *errstr, size_t n) {
     size_t nt = hs_consumer_topics_split(hs_config_str(a->cfg, "analytics.topics"), buf, sizeof buf,
                                          topics);
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)nt + 1);
-    for (size_t i = 0; i < nt; i++)
+    for (size_t i = 0; i < nt; i++) {
         rd_kafka_topic_partition_list_add(l, topics[i], RD_KAFKA_PARTITION_UA);
+        /* A handle taken now learns the partitions' leaders from the subscription's metadata.
+         * Created at the assignment instead, its partitions start without a leader, and a
+         * group's first start (no stored offsets: an offset lookup) waits librdkafka's 500 ms
+         * retry of that lookup. A pattern's topics are not known yet. */
+        if (topics[i][0] != '^' && a->nrkts < HS_CONSUMER_MAX_TOPICS)
+            a->rkts[a->nrkts++] = rd_kafka_topic_new(a->rk, topics[i], NULL);
+    }
     rd_kafka_resp_err_t err = rd_kafka_subscribe(a->rk, l);
     rd_kafka_topic_partition_list_destroy(l);
     if (err)

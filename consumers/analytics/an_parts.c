@@ -182,12 +182,13 @@ static void assign(analytics_t *a, rd_kafka_topic_partition_list_t *l) {
         p->positioned = known;
     }
     free(offs);
+    /* librdkafka keeps a pause across revoke and reassign. The resume comes first: after the
+     * assignment it would outdate the offset lookup the assignment started for a partition
+     * without a stored offset, which librdkafka retries only 500 ms later. */
+    int run = known && !a->paused;
+    if (run) rd_kafka_resume_partitions(a->rk, l);
     apply(a, l, 1);
-    /* librdkafka keeps a pause across revoke and reassign */
-    if (known && !a->paused)
-        rd_kafka_resume_partitions(a->rk, l);
-    else
-        rd_kafka_pause_partitions(a->rk, l);
+    if (!run) rd_kafka_pause_partitions(a->rk, l);
     if (!known) a->resolve_at_ms = hs_wall_ms() + RESOLVE_RETRY_MS;
 }
 

@@ -139,6 +139,8 @@ void analytics_destroy(analytics_t *a) {
     if (!a) return;
     hs_http_server_destroy(a->http);
     if (a->queue) rd_kafka_queue_destroy(a->queue);
+    for (size_t i = 0; i < a->nrkts; i++)
+        if (a->rkts[i]) rd_kafka_topic_destroy(a->rkts[i]);
     if (a->rk) rd_kafka_destroy(a->rk);
     if (a->producer) {
         rd_kafka_flush(a->producer, (int)hs_config_int(a->cfg, "kafka.timeout_ms"));

@@ -188,8 +188,32 @@ Test(an_event, times) {
         cr_assert_eq(an_event_time_ms(bad[i], strlen(bad[i])), -1, "\"%s\"", bad[i]);
 }
 
+Test(an_event, cached_times_agree) {
+    static const char *const seq[] = {
+        "2025-11-24T16:00:00.123Z",      "2025-11-24T16:00:59.999Z", "2025-11-24T16:00:60.000Z",
+        "2025-11-24T16:00:61.000Z",      "2025-11-24T16:00:1x.000Z", "2025-11-24T16:00:07.5Z",
+        "2025-11-24T16:00:07.500z",      "2025-11-24T16:01:00.000Z", "2025-11-24T16:00:00.001Z",
+        "2025-11-24T16:00:00.001+01:00", "2025-02-29T16:00:00.000Z", "2025-02-29T16:00:00.001Z",
+        "1969-12-31T23:59:59.000Z",      "1969-12-31T23:59:58.000Z", "2024-02-29T00:00:00.000Z",
+        "2024-02-29T00:00:00.000Z"};
+    an_time_cache_t c = {0};
+    for (int round = 0; round < 2; round++)
+        for (size_t i = 0; i < sizeof seq / sizeof seq[0]; i++)
+            cr_assert_eq(an_event_time_cached(&c, seq[i], strlen(seq[i])),
+                         an_event_time_ms(seq[i], strlen(seq[i])), "%s", seq[i]);
+}
+
 Test(an_event, utf8) {
-    static const char *const ok[] = {"", "acme", "café", "東京", "😀"};
+    /* longer than 8 bytes too: ASCII is checked a word at a time */
+    static const char *const ok[] = {"",
+                                     "acme",
+                                     "café",
+                                     "東京",
+                                     "😀",
+                                     "/shopify/shop-1234567",
+                                     "abcdefgh",
+                                     "abcdefghcafé",
+                                     "abcdefgh東京ijklmnop"};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
         cr_assert(an_event_utf8_ok(ok[i], strlen(ok[i])), "%s", ok[i]);
     static const struct {
@@ -202,7 +226,11 @@ Test(an_event, utf8) {
                {"\xe0\x80\xaf", 3},
                {"\xed\xa0\x80", 3},
                {"\xf4\x90\x80\x80", 4},
-               {"\xe6\x9d", 2}};
+               {"\xe6\x9d", 2},
+               {"abcdefg\0ijklmnop", 16},
+               {"abcdefghijklmn\0p", 16},
+               {"abcdefgh\xffjklmnop", 16},
+               {"abcdefghijklmno\xc3", 16}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         cr_assert(!an_event_utf8_ok(bad[i].s, bad[i].len), "case %zu", i);
 }

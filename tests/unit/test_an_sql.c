@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "an_hll.h"
 #include "an_sql.h"
@@ -140,6 +141,27 @@ Test(an_sql, times) {
     b.len = 0;
     an_sql_time(&b, -1);
     cr_assert_str_eq(b.s, "1969-12-31 23:59:59.999+00");
+    b.len = 0;
+    an_sql_time(&b, INT64_C(253402300800000)); /* past 9999-12-31 */
+    cr_assert_str_eq(b.s, "10000-01-01 00:00:00.000+00");
+    an_buf_free(&b);
+}
+
+Test(an_sql, times_agree_with_gmtime) {
+    an_buf_t b = {0};
+    /* leap days, month and year ends, 1900 and 2100 (not leap years), 2000 (one) */
+    const int64_t at[] = {0,           951782400,  951868799,  4107542399,   4107542400,
+                          -2203891200, 1709164800, 1735689599, 253402300799, -30610224000};
+    for (size_t i = 0; i < sizeof at / sizeof at[0]; i++) {
+        char want[64];
+        time_t t = (time_t)at[i];
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(want, sizeof want, "%Y-%m-%d %H:%M:%S.042+00", &tm);
+        b.len = 0;
+        an_sql_time(&b, at[i] * 1000 + 42);
+        cr_assert_str_eq(b.s, want, "%lld", (long long)at[i]);
+    }
     an_buf_free(&b);
 }
 
