@@ -5,6 +5,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -56,20 +57,49 @@ hs_err_t hs_whsig_secret_check(const char *secret, char *errstr, size_t errstr_s
     return n < 0 ? HS_ERR_INVALID : HS_OK;
 }
 
-static int hmac_sha256(const unsigned char *key, size_t key_len, const char *head, size_t head_len,
-                       const void *body, size_t len, unsigned char out[32]) {
-    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
+/* Each thread keeps one HMAC-SHA256 context and re-keys it per signature: fetching the HMAC
+ * algorithm and the digest from OpenSSL's providers for every signature (their lookups take
+ * global locks) cost more than hashing a webhook body. */
+static EVP_MAC *hmac_alg;
+static pthread_key_t ctx_key;
+static pthread_once_t ctx_once = PTHREAD_ONCE_INIT;
+
+static void ctx_free(void *ctx) {
+    EVP_MAC_CTX_free(ctx);
+}
+
+static void ctx_setup(void) {
+    hmac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    if (pthread_key_create(&ctx_key, ctx_free)) {
+        EVP_MAC_free(hmac_alg);
+        hmac_alg = NULL;
+    }
+}
+
+static EVP_MAC_CTX *thread_ctx(void) {
+    pthread_once(&ctx_once, ctx_setup);
+    if (!hmac_alg) return NULL;
+    EVP_MAC_CTX *ctx = pthread_getspecific(ctx_key);
+    if (ctx) return ctx;
     OSSL_PARAM params[] = {
         OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
         OSSL_PARAM_construct_end(),
     };
+    ctx = EVP_MAC_CTX_new(hmac_alg);
+    if (ctx && (!EVP_MAC_CTX_set_params(ctx, params) || pthread_setspecific(ctx_key, ctx))) {
+        EVP_MAC_CTX_free(ctx);
+        ctx = NULL;
+    }
+    return ctx;
+}
+
+static int hmac_sha256(const unsigned char *key, size_t key_len, const char *head, size_t head_len,
+                       const void *body, size_t len, unsigned char out[32]) {
+    EVP_MAC_CTX *ctx = thread_ctx();
     size_t n = 0;
-    int ok = ctx && EVP_MAC_init(ctx, key, key_len, params) &&
+    int ok = ctx && EVP_MAC_init(ctx, key, key_len, NULL) &&
              EVP_MAC_update(ctx, (const unsigned char *)head, head_len) &&
              (len == 0 || EVP_MAC_update(ctx, body, len)) && EVP_MAC_final(ctx, out, &n, 32);
-    EVP_MAC_CTX_free(ctx);
-    EVP_MAC_free(mac);
     return ok && n == 32;
 }
 

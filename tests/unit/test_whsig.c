@@ -1,6 +1,8 @@
 /* Standard Webhooks signing: the spec's published example, rotation (one signature per secret),
- * generated secrets, and every bad secret or argument. */
+ * threads signing at once with keys of their own, generated secrets, and every bad secret or
+ * argument. */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "hs_whsig.h"
@@ -32,6 +34,34 @@ Test(whsig, one_signature_per_secret_in_order) {
     cr_assert_str_eq(out + HS_WHSIG_SIG_LEN, EX_SIG);
     cr_assert_eq(out[HS_WHSIG_SIG_LEN - 1], ' ');
     cr_assert(strncmp(out, "v1,", 3) == 0 && strncmp(out, EX_SIG, HS_WHSIG_SIG_LEN - 1) != 0);
+}
+
+/* Each thread alternates the published secret with one of its own (its HMAC context is
+ * re-keyed on every call): every published-example signature must still match. */
+static void *sign_many(void *arg) {
+    (void)arg;
+    char fresh[HS_WHSIG_SECRET_LEN], out[HS_WHSIG_SIG_LEN], err[128];
+    if (hs_whsig_secret_new(fresh, sizeof fresh, err, sizeof err)) return "secret";
+    const char *mine[] = {fresh}, *published[] = {EX_SECRET};
+    for (int i = 0; i < 2000; i++) {
+        const char *const *secrets = i % 2 ? mine : published;
+        if (hs_whsig_sign(secrets, 1, EX_ID, EX_TS, EX_BODY, strlen(EX_BODY), out, sizeof out, err,
+                          sizeof err))
+            return "sign failed";
+        if ((i % 2 == 0) != (strcmp(out, EX_SIG) == 0)) return "wrong signature";
+    }
+    return NULL;
+}
+
+Test(whsig, threads_sign_at_once_with_their_own_keys) {
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(pthread_create(&th[i], NULL, sign_many, NULL), 0);
+    for (int i = 0; i < 4; i++) {
+        void *r;
+        pthread_join(th[i], &r);
+        cr_assert_null(r, "thread %d: %s", i, (char *)r);
+    }
 }
 
 Test(whsig, signature_depends_on_every_part) {
