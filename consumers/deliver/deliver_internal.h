@@ -41,6 +41,10 @@ typedef struct deliver_ep {
     int in_flight;
     deliver_job_t *head, *tail; /* waiting for a free slot or a token */
     size_t queued;
+    /* What the breaker-state and queued gauges show: they are set on change only (a label
+     * lookup per delivery otherwise). */
+    int breaker_shown;
+    size_t queued_shown;
     struct deliver_ep *next; /* in the service's list */
 } deliver_ep_t;
 

@@ -248,8 +248,11 @@ static void sent(const deliver_result_t *r, void *opaque) {
     pthread_mutex_lock(&ep->mtx);
     ep->in_flight--;
     if (counts) hs_breaker_record(&ep->breaker, ok, now_ms());
-    hs_metric_set(d->m_breaker, (const char *[]){ep->id},
-                  (double)hs_breaker_state(&ep->breaker, now_ms()));
+    int state = (int)hs_breaker_state(&ep->breaker, now_ms());
+    if (state != ep->breaker_shown) {
+        ep->breaker_shown = state;
+        hs_metric_set(d->m_breaker, (const char *[]){ep->id}, state);
+    }
     pthread_mutex_unlock(&ep->mtx);
     if (ok) {
         log_attempt(job, "succeeded", r);
@@ -360,7 +363,10 @@ static void pump(deliver_t *d, deliver_ep_t *ep) {
             ep->queued--;
             if (a == ADMIT_SEND) ep->in_flight++;
         }
-        hs_metric_set(d->m_queued, (const char *[]){ep->id}, (double)ep->queued);
+        if (ep->queued != ep->queued_shown) {
+            ep->queued_shown = ep->queued;
+            hs_metric_set(d->m_queued, (const char *[]){ep->id}, (double)ep->queued);
+        }
         pthread_mutex_unlock(&ep->mtx);
         if (!go) return;
         if (a == ADMIT_SEND) {

@@ -1,5 +1,6 @@
 /* The deliver service's endpoint list: definitions come from the store, runtime state (breaker,
  * bucket, bulkhead queue) lives here per endpoint id for the service's life. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +23,8 @@ static deliver_ep_t *ep_new(deliver_t *d, const char *id) {
     pthread_mutex_init(&ep->mtx, NULL);
     hs_breaker_init(&ep->breaker, &d->breaker_opts);
     hs_bucket_init(&ep->bucket);
+    ep->breaker_shown = -1;
+    ep->queued_shown = SIZE_MAX;
     return ep;
 }
 
