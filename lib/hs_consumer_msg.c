@@ -40,14 +40,16 @@ static int unlink_if_unused(hs_consumer_msg_t *m) {
 }
 
 /* Under c->mtx: queues m for the dispatch thread when it just became finished; returns 1 when
- * the dispatch thread must be woken. */
+ * the dispatch thread must be woken: only for the first of a list (it takes the whole list once
+ * woken, so later ones need no wake-up of their own). */
 static int queue_if_finished(hs_consumer_msg_t *m) {
     if (!m->done || m->pending > 0 || !m->in_window || m->queued) return 0;
+    int first = m->c->completed == NULL;
     m->queued = 1;
     m->next_done = m->c->completed;
     m->c->completed = m;
     pthread_cond_broadcast(&m->c->cond);
-    return 1;
+    return first;
 }
 
 static const char *header_copy(hs_consumer_msg_t *m, const char *name);
