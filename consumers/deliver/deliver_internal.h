@@ -58,7 +58,7 @@ typedef struct {
     int64_t offset;
     int64_t event_ms; /* ce_time, for the end-to-end latency */
     int abandoned;    /* deliver is stopping: the message is left unfinished */
-    json_t *payload;  /* {"type","timestamp","data"}: what filters see */
+    json_t *payload;  /* {"type","timestamp","data"}: what filters see; NULL once handled */
     char *body;       /* payload serialised: what is sent */
     size_t body_len;
     struct deliver_replay_run *replay; /* set for replays */
@@ -135,6 +135,10 @@ deliver_event_t *deliver_event_new(struct deliver *d, const rd_kafka_headers_t *
                                    size_t n);
 /* Drops one reference (pending); the last one completes the message and frees the event. */
 void deliver_event_release(deliver_event_t *ev);
+/* The handler's end: every job of ev is made, so the filters' view (payload) goes now, on the
+ * thread that built it (freed by the last job's thread, its many small allocations would cross
+ * threads), then the handler's reference. */
+void deliver_event_handled(deliver_event_t *ev);
 /* 1 when ev goes to ep (type pattern and filter). Caller holds ep->mtx. */
 int deliver_ep_wants(const deliver_ep_t *ep, const deliver_event_t *ev);
 

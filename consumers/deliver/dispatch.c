@@ -93,6 +93,12 @@ void deliver_event_release(deliver_event_t *ev) {
     free(ev);
 }
 
+void deliver_event_handled(deliver_event_t *ev) {
+    json_decref(ev->payload);
+    ev->payload = NULL;
+    deliver_event_release(ev);
+}
+
 int deliver_ep_wants(const deliver_ep_t *ep, const deliver_event_t *ev) {
     int match = 0;
     for (size_t i = 0; i < ep->def.n_event_types && !match; i++)
@@ -517,5 +523,5 @@ void deliver_handle(hs_consumer_msg_t *m, void *opaque) {
         for (deliver_ep_t *ep = first; ep; ep = ep->next)
             deliver_start_for(d, ev, ep, 1, 0);
     }
-    deliver_event_release(ev);
+    deliver_event_handled(ev);
 }

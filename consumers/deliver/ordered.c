@@ -24,7 +24,7 @@ static void handle(hs_consumer_msg_t *m, void *opaque) {
     deliver_event_t *ev = deliver_event_of_msg(o->d, m);
     if (!ev) return;
     deliver_start_for(o->d, ev, o->ep, 1, 1);
-    deliver_event_release(ev);
+    deliver_event_handled(ev);
 }
 
 static void *run_main(void *arg) {
