@@ -141,11 +141,6 @@ committed() {
     "SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets WHERE group_id = '$1'")"
 }
 
-# CPU seconds (user + system, all threads) process $1 has used so far.
-cpu_s() {
-  awk -v hz="$(getconf CLK_TCK)" '{printf "%.3f", ($14 + $15) / hz}' "/proc/$1/stat"
-}
-
 rates=() fromassign=() steady=() checks=() cpus=()
 for ((run = 1; run <= RUNS; run++)); do
   db="bench_analytics_$run"

@@ -192,7 +192,6 @@ EOF
 
 rates=()
 cpus=()
-tck=$(getconf CLK_TCK)
 base=0
 group=$HS_DELIVER_GROUP
 for ((run = 1; run <= RUNS; run++)); do
@@ -208,8 +207,8 @@ for ((run = 1; run <= RUNS; run++)); do
     "${wall_s}s from start" >&2
   rates+=("$rate")
   # deliver's user+system CPU over the run (its start included), per delivery
-  cpus+=("$(awk -v t="$tck" -v n="$((got - base))" '{printf "%.1f", ($14 + $15) / t * 1e6 / n}' \
-    "/proc/$deliver_pid/stat")")
+  cpus+=("$(awk -v s="$(cpu_s "$deliver_pid")" -v n="$((got - base))" \
+    'BEGIN {printf "%.1f", s * 1e6 / n}')")
   base=$got
   ((run < RUNS)) && stop_deliver
 done

@@ -23,3 +23,8 @@ bench_stack_down() {
   "$H" dev down --purge --dir "$tmp/stack" >/dev/null 2>&1 || true
   rm -rf "$tmp"
 }
+
+# cpu_s PID: CPU seconds (user + system, all threads) process PID has used so far.
+cpu_s() {
+  awk -v hz="$(getconf CLK_TCK)" '{printf "%.3f", ($14 + $15) / hz}' "/proc/$1/stat"
+}

@@ -64,40 +64,13 @@ void an_sql_literal(an_buf_t *b, const char *s) {
     an_buf_add(b, "'", 1);
 }
 
-/* Writes v as n digits ending at end. */
-static void digits(char *end, int n, int64_t v) {
-    while (n--) {
-        *--end = (char)('0' + v % 10);
-        v /= 10;
-    }
-}
-
-/* Formatted by hand: a flush writes one per stock level, and gmtime_r and printf cost more than
- * the rest of the row. Years 0-9999 (Howard Hinnant's civil_from_days). */
 void an_sql_time(an_buf_t *b, int64_t ms) {
     int64_t sec = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
-    int64_t days = sec >= 0 ? sec / 86400 : -((-sec + 86399) / 86400), s = sec - days * 86400;
-    int64_t z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097, yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
-    int64_t d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9;
-    int64_t y = yoe + era * 400 + (m <= 2);
-    if (y < 0 || y > 9999) { /* a Kafka timestamp far off: rare, Postgres takes more digits */
-        an_buf_printf(b,
-                      "%04" PRId64 "-%02" PRId64 "-%02" PRId64 " %02" PRId64 ":%02" PRId64
-                      ":%02" PRId64 ".%03" PRId64 "+00",
-                      y, m, d, s / 3600, s / 60 % 60, s % 60, ms - sec * 1000);
-        return;
-    }
-    char t[] = "0000-00-00 00:00:00.000+00";
-    digits(t + 4, 4, y);
-    digits(t + 7, 2, m);
-    digits(t + 10, 2, d);
-    digits(t + 13, 2, s / 3600);
-    digits(t + 16, 2, s / 60 % 60);
-    digits(t + 19, 2, s % 60);
-    digits(t + 23, 3, ms - sec * 1000);
-    an_buf_add(b, t, sizeof t - 1);
+    time_t t = (time_t)sec;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    an_buf_printf(b, "%04d-%02d-%02d %02d:%02d:%02d.%03d+00", tm.tm_year + 1900, tm.tm_mon + 1,
+                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms - sec * 1000));
 }
 
 /* "\t" and v in decimal (snprintf costs more than the rest of a row together). */
